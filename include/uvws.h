@@ -1,0 +1,351 @@
+/* uvws: RFC 6455 WebSocket clients and servers for libuv programs.
+ *
+ * One header is all a user includes. Conventions, taken from libuv:
+ *
+ *  - The caller owns and runs the uv_loop_t. uvws never runs, stops or closes
+ *    it, and keeps no global mutable state.
+ *  - Functions return 0 or a negative error code. libuv's codes (UV_E*) pass
+ *    through unchanged; uvws's own codes (UVWS_E*) live in a separate range.
+ *    uvws_strerror() and uvws_err_name() describe both.
+ *  - If a call fails, none of the callbacks it would have caused is called.
+ *  - No callback is ever called from inside the API call that caused it:
+ *    events are delivered from libuv callbacks (reads, writes, timers).
+ *  - Objects are closed asynchronously; their memory is released by uvws
+ *    after the close callback returns, never before it.
+ *
+ * Buffer ownership is stated on every function that takes or gives one:
+ *  "copied": uvws copies the bytes before the call returns;
+ *  "held until cb": the bytes must stay valid and unchanged until the named
+ *     completion callback runs;
+ *  "valid during the callback": a buffer uvws passes to a callback may be
+ *     used only until that callback returns.
+ */
+#ifndef UVWS_H
+#define UVWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UVWS_VERSION_MAJOR 0
+#define UVWS_VERSION_MINOR 1
+#define UVWS_VERSION_PATCH 0
+#define UVWS_VERSION_HEX                                                       \
+  ((UVWS_VERSION_MAJOR << 16) | (UVWS_VERSION_MINOR << 8) | UVWS_VERSION_PATCH)
+
+/* The version of the library linked at run time, as UVWS_VERSION_HEX. */
+unsigned uvws_version(void);
+const char *uvws_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+
+/* uvws's own error codes, below libuv's range (libuv uses -1 .. -4095). */
+#define UVWS_ERRNO_MAP(XX)                                                     \
+  XX(EPROTO, -20001, "WebSocket protocol violation by the peer")              \
+  XX(EBADUTF8, -20002, "invalid UTF-8 in a text message or close reason")    \
+  XX(ETOOBIG, -20003, "message larger than the configured maximum")          \
+  XX(EBADURL, -20004, "malformed or unsupported WebSocket URL")              \
+  XX(EHANDSHAKE, -20005, "malformed opening handshake")                       \
+  XX(EBADSTATUS, -20006, "server did not answer 101 Switching Protocols")    \
+  XX(EBADACCEPT, -20007, "wrong Sec-WebSocket-Accept in the server answer")  \
+  XX(ENOTOFFERED, -20008,                                                      \
+     "server selected a subprotocol or extension that was not offered")      \
+  XX(EHDRTOOBIG, -20009, "handshake headers larger than the limit")          \
+  XX(ESTATE, -20010, "operation not allowed in the connection's state")      \
+  XX(EBADCODE, -20011, "close code not allowed (1000 or 3000-4999)")         \
+  XX(EBADREASON, -20012, "close reason longer than 123 bytes or not UTF-8")  \
+  XX(EREFUSED, -20013, "upgrade refused by the application")                  \
+  XX(ECLOSETIMEOUT, -20014, "peer did not complete the close handshake")     \
+  XX(EINFRAGMENT, -20015,                                                      \
+     "a fragmented message is being sent: finish it first")                  \
+  XX(ETLS, -20016, "TLS failure")
+
+typedef enum {
+#define UVWS__ERR_ENUM(name, code, msg) UVWS_##name = (code),
+  UVWS_ERRNO_MAP(UVWS__ERR_ENUM)
+#undef UVWS__ERR_ENUM
+  UVWS__ERRNO_END
+} uvws_errno_t;
+
+/* A description of err (uvws's or libuv's). The string is static. */
+const char *uvws_strerror(int err);
+/* The symbolic name of err ("UVWS_EPROTO", "ECONNREFUSED"). Static. */
+const char *uvws_err_name(int err);
+
+/* ------------------------------------------------------------------------ */
+/* WebSocket close codes (RFC 6455 7.4.1). These are not error codes.       */
+
+typedef enum {
+  UVWS_CLOSE_NORMAL = 1000,
+  UVWS_CLOSE_GOING_AWAY = 1001,
+  UVWS_CLOSE_PROTOCOL_ERROR = 1002,
+  UVWS_CLOSE_UNSUPPORTED_DATA = 1003,
+  UVWS_CLOSE_NO_STATUS = 1005,   /* never sent: no code was received */
+  UVWS_CLOSE_ABNORMAL = 1006,    /* never sent: no close frame at all */
+  UVWS_CLOSE_INVALID_DATA = 1007,
+  UVWS_CLOSE_POLICY_VIOLATION = 1008,
+  UVWS_CLOSE_MESSAGE_TOO_BIG = 1009,
+  UVWS_CLOSE_MANDATORY_EXTENSION = 1010,
+  UVWS_CLOSE_INTERNAL_ERROR = 1011,
+  UVWS_CLOSE_SERVICE_RESTART = 1012,
+  UVWS_CLOSE_TRY_AGAIN_LATER = 1013,
+  UVWS_CLOSE_BAD_GATEWAY = 1014,
+  UVWS_CLOSE_TLS_HANDSHAKE = 1015 /* never sent */
+} uvws_close_code_t;
+
+/* ------------------------------------------------------------------------ */
+/* Connection model (W3C/WHATWG WebSocket)                                   */
+
+typedef enum {
+  UVWS_CONNECTING = 0,
+  UVWS_OPEN = 1,
+  UVWS_CLOSING = 2,
+  UVWS_CLOSED = 3
+} uvws_ready_state_t;
+
+typedef enum { UVWS_TEXT = 1, UVWS_BINARY = 2 } uvws_msg_type_t;
+
+typedef struct uvws_conn_s uvws_conn_t;
+typedef struct uvws_server_s uvws_server_t;
+typedef struct uvws_client_s uvws_client_t;
+typedef struct uvws_request_s uvws_request_t;
+
+/* The connection is OPEN: the handshake completed. */
+typedef void (*uvws_open_cb)(uvws_conn_t *conn);
+
+/* A whole message arrived, reassembled from its fragments. Text messages
+ * have been validated as UTF-8. data is valid during the callback and is
+ * not NUL-terminated; len may be 0. Not called once close() was called. */
+typedef void (*uvws_message_cb)(uvws_conn_t *conn, uvws_msg_type_t type,
+                                const char *data, size_t len);
+
+/* The connection failed: err says why (a protocol violation by the peer, a
+ * handshake or network error, a timeout). on_close always follows. */
+typedef void (*uvws_error_cb)(uvws_conn_t *conn, int err);
+
+/* The connection is CLOSED; called exactly once for every connection that
+ * was handed to the application (server: after the upgrade hook accepted
+ * it; client: after uvws_connect() returned 0). code and reason:
+ *  - after a completed close handshake: what the peer's close frame said
+ *    (UVWS_CLOSE_NO_STATUS if it carried no code), was_clean = 1;
+ *  - after this side failed the connection: the code it sent (1002, 1007,
+ *    1009, 1011, 1015...), was_clean = 0, and on_error came first;
+ *  - otherwise UVWS_CLOSE_ABNORMAL (1006), was_clean = 0.
+ * reason is valid during the callback. The connection's memory is released
+ * when this callback returns. */
+typedef void (*uvws_close_cb)(uvws_conn_t *conn, int code, const char *reason,
+                              size_t reason_len, int was_clean);
+
+/* bufferedAmount, which was above the low-water mark, fell to it or below. */
+typedef void (*uvws_drain_cb)(uvws_conn_t *conn);
+
+/* A pong arrived (an answer to uvws_conn_ping() or an unsolicited one).
+ * data is valid during the callback. */
+typedef void (*uvws_pong_cb)(uvws_conn_t *conn, const char *data, size_t len);
+
+/* Completion of uvws_conn_send_nocopy(): status is 0 when the frame was
+ * handed to the kernel, or a negative error when the connection closed
+ * before that. The buffer may be reused or freed from here on. */
+typedef void (*uvws_send_cb)(uvws_conn_t *conn, void *arg, int status);
+
+typedef struct {
+  uvws_open_cb on_open;
+  uvws_message_cb on_message;
+  uvws_error_cb on_error;
+  uvws_close_cb on_close;
+  uvws_drain_cb on_drain;
+  uvws_pong_cb on_pong;
+} uvws_callbacks_t;
+
+/* Per-connection limits and timing. A field left 0 takes its default. */
+typedef struct {
+  /* Largest message accepted, reassembled. A larger one fails the
+   * connection with 1009 before its excess is buffered. Default 64 MiB. */
+  size_t max_message_size;
+  /* Largest opening handshake (request or response head). Default 16 KiB;
+   * servers answer 431 past it. */
+  size_t max_header_size;
+  /* Milliseconds allowed from connect (client) or accept (server) to OPEN.
+   * Default 10000. */
+  unsigned handshake_timeout_ms;
+  /* Milliseconds to wait for the peer's close frame and TCP close after a
+   * close frame was sent. Default 5000. */
+  unsigned close_timeout_ms;
+  /* on_drain is called when bufferedAmount falls to this many bytes or
+   * fewer after being above it. Default 0. */
+  size_t drain_low_water;
+} uvws_limits_t;
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                               */
+
+/* Sends a whole message. The bytes are copied. Text must be valid UTF-8
+ * (else UVWS_EBADUTF8). Errors: UVWS_ESTATE while CONNECTING or once
+ * close() was called or the connection failed; UVWS_EINFRAGMENT while a
+ * message sent with uvws_conn_send_fragment() is unfinished. */
+int uvws_conn_send(uvws_conn_t *conn, uvws_msg_type_t type, const char *data,
+                   size_t len);
+int uvws_conn_send_text(uvws_conn_t *conn, const char *data, size_t len);
+int uvws_conn_send_binary(uvws_conn_t *conn, const void *data, size_t len);
+
+/* Sends a whole message without copying it: data is held until cb, which is
+ * called exactly once (with status 0 once written, or an error if the
+ * connection closed first). A client must mask what it sends, so in the
+ * client role the bytes are copied while masking, and cb still follows the
+ * write. If this call fails, cb is not called. */
+int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
+                          const char *data, size_t len, uvws_send_cb cb,
+                          void *arg);
+
+/* Sends one part of a message; the message ends with the part whose is_last
+ * is non-zero. type is taken from the first part. Until the last part, other
+ * messages are refused with UVWS_EINFRAGMENT; pings and close still go out.
+ * Text parts together must be UTF-8 (checked across parts). Copied. */
+int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
+                            const char *data, size_t len, int is_last);
+
+/* Sends a ping with up to 125 bytes of payload (copied). The answer arrives
+ * through on_pong. UV_EINVAL if len > 125; UVWS_ESTATE unless OPEN. */
+int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len);
+
+/* Starts the closing handshake (W3C close()). code is 0 (no code sent),
+ * 1000, or 3000-4999, else UVWS_EBADCODE; reason (copied, may be NULL) is at
+ * most 123 bytes of UTF-8, else UVWS_EBADREASON, and needs a code. Messages
+ * queued before this call are sent first. Closing an already CLOSING or
+ * CLOSED connection returns 0 and does nothing; closing while CONNECTING
+ * aborts the handshake (on_error with UV_ECANCELED, then on_close 1006).
+ * on_close follows. */
+int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
+                    size_t reason_len);
+
+/* Drops the connection at once without a close handshake (on_close 1006
+ * follows). Queued output is discarded. */
+void uvws_conn_terminate(uvws_conn_t *conn);
+
+uvws_ready_state_t uvws_conn_ready_state(const uvws_conn_t *conn);
+/* Application payload bytes queued but not yet handed to the kernel. */
+size_t uvws_conn_buffered_amount(const uvws_conn_t *conn);
+/* The URL (client) or request target (server). Valid until on_close returns. */
+const char *uvws_conn_url(const uvws_conn_t *conn);
+/* The selected subprotocol, "" if none. Valid until on_close returns. */
+const char *uvws_conn_protocol(const uvws_conn_t *conn);
+/* The negotiated extensions, "" if none. Valid until on_close returns. */
+const char *uvws_conn_extensions(const uvws_conn_t *conn);
+/* 1 if this side is the client, 0 if it is the server. */
+int uvws_conn_is_client(const uvws_conn_t *conn);
+/* The peer's address. UV_ENOTCONN before the TCP connection exists. */
+int uvws_conn_peer_addr(const uvws_conn_t *conn, struct sockaddr_storage *addr);
+uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn);
+void *uvws_conn_get_data(const uvws_conn_t *conn);
+void uvws_conn_set_data(uvws_conn_t *conn, void *data);
+
+/* ------------------------------------------------------------------------ */
+/* Client                                                                    */
+
+typedef struct {
+  uvws_limits_t limits;
+} uvws_client_options_t;
+
+/* Creates a client context on loop: a random generator for keys and masks,
+ * a shared receive buffer and defaults shared by its connections. options
+ * may be NULL (defaults). Errors: UV_ENOMEM, UVWS_ETLS (random generator
+ * could not be seeded). */
+int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
+                       uvws_client_t **client);
+
+typedef void (*uvws_client_close_cb)(uvws_client_t *client);
+
+/* Closes the context: connections still open are terminated (each gets its
+ * on_close), then cb (may be NULL) is called and the memory is released. */
+void uvws_client_close(uvws_client_t *client, uvws_client_close_cb cb);
+
+typedef struct {
+  /* Sent as the Origin header when not NULL. */
+  const char *origin;
+  /* NULL-terminated list of subprotocols to offer, or NULL. */
+  const char *const *protocols;
+  /* 0 means the client's limits. */
+  const uvws_limits_t *limits;
+} uvws_connect_options_t;
+
+/* Opens a connection to url ("ws://host[:port][/path][?query]", IPv6
+ * literals in brackets). Strings are copied. cbs is copied. data is the
+ * connection's user pointer. On 0, *conn is CONNECTING and exactly one
+ * on_close will follow (after on_open if the handshake succeeds, after
+ * on_error if it fails). Errors: UVWS_EBADURL, UV_ENOMEM, UV_EINVAL
+ * (a subprotocol that is not an HTTP token). */
+int uvws_connect(uvws_client_t *client, const char *url,
+                 const uvws_connect_options_t *options,
+                 const uvws_callbacks_t *cbs, void *data, uvws_conn_t **conn);
+
+/* ------------------------------------------------------------------------ */
+/* Server                                                                    */
+
+/* Called with each valid upgrade request before the 101 is sent. Return 0 to
+ * accept, or an HTTP status (400-599) to refuse with that status; the
+ * connection is then never handed to the application. The request and
+ * what its accessors return are valid during the callback. */
+typedef int (*uvws_upgrade_cb)(uvws_server_t *server, uvws_request_t *req);
+
+typedef struct {
+  /* Connection callbacks for accepted connections (copied). */
+  uvws_callbacks_t callbacks;
+  /* Optional upgrade hook. NULL accepts every valid upgrade. */
+  uvws_upgrade_cb on_upgrade;
+  uvws_limits_t limits;
+} uvws_server_options_t;
+
+/* Creates a server on loop. options is copied. Errors: UV_ENOMEM. */
+int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
+                       uvws_server_t **server);
+
+/* Starts listening on host (an IPv4 or IPv6 literal; "::" listens on both
+ * families where the system allows) and port (0 picks a free one; see
+ * uvws_server_port()). May be called more than once to listen on several
+ * addresses. libuv errors pass through (UV_EADDRINUSE, UV_EINVAL...). */
+int uvws_server_listen(uvws_server_t *server, const char *host, int port,
+                       int backlog);
+
+/* The port of the most recent successful listen, or a negative error. */
+int uvws_server_port(const uvws_server_t *server);
+
+typedef void (*uvws_server_close_cb)(uvws_server_t *server);
+
+/* Stops listening and terminates every connection (each gets on_close),
+ * then calls cb (may be NULL) and releases the server. */
+void uvws_server_close(uvws_server_t *server, uvws_server_close_cb cb);
+
+void *uvws_server_get_data(const uvws_server_t *server);
+void uvws_server_set_data(uvws_server_t *server, void *data);
+uv_loop_t *uvws_server_loop(const uvws_server_t *server);
+
+/* Upgrade request accessors, for use inside uvws_upgrade_cb. */
+const char *uvws_request_method(const uvws_request_t *req);
+/* The request target as sent ("/chat?room=1"). */
+const char *uvws_request_target(const uvws_request_t *req);
+/* The first header named name (case-insensitive), or NULL. */
+const char *uvws_request_header(const uvws_request_t *req, const char *name);
+/* Header i in arrival order; 0 and the name and value, or UV_ENOENT. */
+int uvws_request_header_at(const uvws_request_t *req, size_t i,
+                           const char **name, const char **value);
+/* Subprotocol i offered by the client, or NULL past the last. */
+const char *uvws_request_protocol(const uvws_request_t *req, size_t i);
+int uvws_request_peer_addr(const uvws_request_t *req,
+                           struct sockaddr_storage *addr);
+/* Selects one of the offered subprotocols (UV_EINVAL if not offered). */
+int uvws_request_select_protocol(uvws_request_t *req, const char *protocol);
+/* Overrides the server's callbacks for this connection (copied). */
+void uvws_request_set_callbacks(uvws_request_t *req,
+                                const uvws_callbacks_t *cbs);
+/* Sets the connection's user pointer. */
+void uvws_request_set_data(uvws_request_t *req, void *data);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UVWS_H */

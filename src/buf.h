@@ -1,0 +1,54 @@
+/* A growable byte buffer. Internal. */
+#ifndef UVWS_BUF_H
+#define UVWS_BUF_H
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  char *base;
+  size_t len;
+  size_t cap;
+} uvws__buf_t;
+
+/* Makes room for n more bytes. Returns 0 or UV_ENOMEM (-12). */
+static inline int uvws__buf_reserve(uvws__buf_t *b, size_t n) {
+  size_t need, cap;
+  char *p;
+  if (b->cap - b->len >= n)
+    return 0;
+  need = b->len + n;
+  if (need < b->len)
+    return -12;
+  cap = b->cap ? b->cap : 256;
+  while (cap < need)
+    cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+  p = realloc(b->base, cap);
+  if (p == NULL)
+    return -12;
+  b->base = p;
+  b->cap = cap;
+  return 0;
+}
+
+static inline int uvws__buf_append(uvws__buf_t *b, const void *p, size_t n) {
+  int r = uvws__buf_reserve(b, n);
+  if (r != 0)
+    return r;
+  if (n != 0)
+    memcpy(b->base + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+static inline int uvws__buf_append_str(uvws__buf_t *b, const char *s) {
+  return uvws__buf_append(b, s, strlen(s));
+}
+
+static inline void uvws__buf_free(uvws__buf_t *b) {
+  free(b->base);
+  b->base = NULL;
+  b->len = b->cap = 0;
+}
+
+#endif
