@@ -1,0 +1,110 @@
+# Shared set-up for scripts/test and scripts/demo. Source it; do not run it.
+#
+# Everything here is idempotent: on a machine that already has what uvws
+# needs, it only checks and prints.
+
+# The repository root, whatever directory the script was started from.
+UVWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian packages needed to build the library and its examples.
+UVWS_BUILD_DEBS=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
+                 zlib1g-dev)
+# Added for the full test run: clang and its sanitizer runtime for the
+# fuzzers, and the real WebSocket peers of the interop tests.
+UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm)
+
+# The step in progress, named again if the script fails.
+UVWS_STEP=""
+
+uvws_step() {
+  UVWS_STEP="$*"
+  printf '\n==> %s\n' "$*"
+}
+
+# Call from an EXIT trap: says which step failed.
+uvws_report_failure() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then
+    printf '\n==> FAILED (exit status %d) during: %s\n' "$status" \
+      "${UVWS_STEP:-set-up}" >&2
+  fi
+}
+
+uvws_info() {
+  printf '    %s\n' "$*"
+}
+
+uvws_die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Runs a command as root: directly when already root, else through sudo.
+uvws_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    uvws_die "need root for '$*', and sudo is not installed"
+  fi
+}
+
+# Succeeds when Debian package $1 is installed.
+uvws_deb_installed() {
+  local status
+  status="$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)"
+  [ "$status" = "installed" ]
+}
+
+# Installs whichever of the given Debian packages are missing. apt-get
+# update runs only when something has to be installed.
+uvws_ensure_debs() {
+  local pkg cmd missing=()
+  for pkg in "$@"; do
+    case "$pkg" in
+      nodejs | npm)
+        # A Node.js package from outside Debian's main archive bundles npm
+        # and conflicts with Debian's npm package: a working command is
+        # what counts here.
+        cmd="$pkg"
+        [ "$pkg" = nodejs ] && cmd=node
+        if command -v "$cmd" >/dev/null 2>&1; then
+          continue
+        fi
+        ;;
+    esac
+    uvws_deb_installed "$pkg" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    uvws_info "Debian packages present: $*"
+    return 0
+  fi
+  uvws_info "installing missing Debian packages: ${missing[*]}"
+  uvws_as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+  uvws_as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# Installs the Node packages of the interop tests into
+# test/interop/node_modules with `npm ci`, only when they are missing or
+# were installed from another package-lock.json than the committed one.
+uvws_ensure_node_modules() {
+  local dir="$UVWS_ROOT/test/interop"
+  local stamp="$dir/node_modules/.uvws-lock.sha256"
+  local want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+     [ -f "$dir/node_modules/ws/package.json" ]; then
+    uvws_info "Node packages in test/interop/node_modules are up to date"
+    return 0
+  fi
+  uvws_info "installing Node packages into test/interop/node_modules (npm ci)"
+  (cd "$dir" && npm ci --no-audit --no-fund)
+  printf '%s\n' "$want" >"$stamp"
+}
+
+# Prints the seconds elapsed since $1 (a value of $SECONDS).
+uvws_since() {
+  printf '%ds' "$((SECONDS - $1))"
+}
