@@ -1,1 +1,65 @@
-int main(void) { return 0; }
+/* echo-client: connects to a WebSocket server and sends every message it
+ * receives back with its type, until the peer closes.
+ *
+ *   echo-client URL
+ *
+ * Prints "close CODE REASON" at the end; exits 0 after a clean close and 1
+ * otherwise. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvws.h"
+
+static int exit_code = 1;
+
+static void on_message(uvws_conn_t *conn, uvws_msg_type_t type,
+                       const char *data, size_t len) {
+  int r = uvws_conn_send(conn, type, data, len);
+  if (r != 0 && r != UVWS_ESTATE)
+    fprintf(stderr, "echo-client: send: %s\n", uvws_strerror(r));
+}
+
+static void on_error(uvws_conn_t *conn, int err) {
+  (void)conn;
+  fprintf(stderr, "echo-client: %s (%s)\n", uvws_strerror(err),
+          uvws_err_name(err));
+}
+
+static void on_close(uvws_conn_t *conn, int code, const char *reason,
+                     size_t reason_len, int was_clean) {
+  printf("close %d %.*s\n", code, (int)reason_len, reason);
+  fflush(stdout);
+  exit_code = was_clean ? 0 : 1;
+  uvws_client_close(uvws_conn_get_data(conn), NULL);
+}
+
+int main(int argc, char **argv) {
+  uv_loop_t *loop = uv_default_loop();
+  uvws_client_t *client;
+  uvws_conn_t *conn;
+  uvws_callbacks_t cbs;
+  int r;
+
+  if (argc != 2) {
+    fprintf(stderr, "usage: echo-client URL\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  memset(&cbs, 0, sizeof(cbs));
+  cbs.on_message = on_message;
+  cbs.on_error = on_error;
+  cbs.on_close = on_close;
+  r = uvws_client_create(loop, NULL, &client);
+  if (r == 0)
+    r = uvws_connect(client, argv[1], NULL, &cbs, NULL, &conn);
+  if (r != 0) {
+    fprintf(stderr, "echo-client: %s: %s\n", argv[1], uvws_strerror(r));
+    return 1;
+  }
+  uvws_conn_set_data(conn, client);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  return exit_code;
+}

@@ -1,1 +1,86 @@
-int main(void) { return 0; }
+/* echo-server: answers every WebSocket message with the same bytes and type,
+ * on any path.
+ *
+ *   echo-server [--host H] [--port N] [--max-message BYTES]
+ *
+ * Prints "listening on ws://H:PORT/" once it listens (--port 0 picks a free
+ * port). SIGINT or SIGTERM closes every connection and exits 0. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvws.h"
+
+static uvws_server_t *server;
+static uv_signal_t sigint, sigterm;
+
+static void on_message(uvws_conn_t *conn, uvws_msg_type_t type,
+                       const char *data, size_t len) {
+  int r = uvws_conn_send(conn, type, data, len);
+  if (r != 0 && r != UVWS_ESTATE)
+    fprintf(stderr, "echo-server: send: %s\n", uvws_strerror(r));
+}
+
+static void on_error(uvws_conn_t *conn, int err) {
+  (void)conn;
+  fprintf(stderr, "echo-server: connection failed: %s (%s)\n",
+          uvws_strerror(err), uvws_err_name(err));
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  (void)signum;
+  uvws_server_close(server, NULL);
+  uv_close((uv_handle_t *)&sigint, NULL);
+  uv_close((uv_handle_t *)&sigterm, NULL);
+  (void)s;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: echo-server [--host H] [--port N] [--max-message BYTES]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  const char *host = "127.0.0.1";
+  int port = 9001, r, i;
+  uvws_server_options_t opts;
+  uv_loop_t *loop = uv_default_loop();
+
+  memset(&opts, 0, sizeof(opts));
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--host") == 0 && i + 1 < argc)
+      host = argv[++i];
+    else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+      port = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--max-message") == 0 && i + 1 < argc)
+      opts.limits.max_message_size = strtoull(argv[++i], NULL, 10);
+    else
+      usage();
+  }
+  opts.callbacks.on_message = on_message;
+  opts.callbacks.on_error = on_error;
+
+  signal(SIGPIPE, SIG_IGN);
+  r = uvws_server_create(loop, &opts, &server);
+  if (r == 0)
+    r = uvws_server_listen(server, host, port, 0);
+  if (r != 0) {
+    fprintf(stderr, "echo-server: cannot listen on %s:%d: %s\n", host, port,
+            uvws_strerror(r));
+    return 1;
+  }
+  printf(strchr(host, ':') ? "listening on ws://[%s]:%d/\n"
+                           : "listening on ws://%s:%d/\n",
+         host, uvws_server_port(server));
+  fflush(stdout);
+
+  uv_signal_init(loop, &sigint);
+  uv_signal_init(loop, &sigterm);
+  uv_signal_start(&sigint, on_signal, SIGINT);
+  uv_signal_start(&sigterm, on_signal, SIGTERM);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_loop_close(loop);
+  return 0;
+}

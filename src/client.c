@@ -1,1 +1,369 @@
-/* placeholder */
+/* Client contexts and outgoing connections: URL, name lookup, connect (each
+ * resolved address in turn), the opening handshake (RFC 6455 4.1). */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/base64.h>
+
+#include "url.h"
+
+struct uvws_client_s {
+  uvws__ctx_t ctx;
+  uvws__rand_t rand;
+  uv_timer_t closer; /* its close callback ends uvws_client_close() */
+  uvws_client_close_cb close_cb;
+  int closer_closing;
+};
+
+static void on_connect(uv_connect_t *req, int status);
+
+static char *dupstr(const char *s) {
+  size_t n;
+  char *p;
+  if (s == NULL)
+    return NULL;
+  n = strlen(s) + 1;
+  p = malloc(n);
+  if (p)
+    memcpy(p, s, n);
+  return p;
+}
+
+int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
+                       uvws_client_t **out) {
+  uvws_client_t *c;
+  int r;
+
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return UV_ENOMEM;
+  c->ctx.rbuf = malloc(UVWS__READ_BUF);
+  if (c->ctx.rbuf == NULL) {
+    free(c);
+    return UV_ENOMEM;
+  }
+  r = uvws__rand_init(&c->rand);
+  if (r != 0) {
+    free(c->ctx.rbuf);
+    free(c);
+    return r;
+  }
+  c->ctx.loop = loop;
+  c->ctx.rand = &c->rand;
+  uvws__limits_resolve(&c->ctx.limits, options ? &options->limits : NULL,
+                       NULL);
+  uv_timer_init(loop, &c->closer);
+  c->closer.data = c;
+  *out = c;
+  return 0;
+}
+
+static void client_closed(uv_handle_t *h) {
+  uvws_client_t *c = h->data;
+  if (c->close_cb)
+    c->close_cb(c);
+  uvws__rand_free(&c->rand);
+  free(c->ctx.rbuf);
+  free(c);
+}
+
+static void client_last_conn(uvws__ctx_t *ctx) {
+  uvws_client_t *c = uvws__container_of(ctx, uvws_client_t, ctx);
+  if (!c->closer_closing) {
+    c->closer_closing = 1;
+    uv_close((uv_handle_t *)&c->closer, client_closed);
+  }
+}
+
+void uvws_client_close(uvws_client_t *c, uvws_client_close_cb cb) {
+  uvws_conn_t *conn;
+  if (c->ctx.closing)
+    return;
+  c->ctx.closing = 1;
+  c->close_cb = cb;
+  c->ctx.on_last_conn = client_last_conn;
+  for (conn = c->ctx.conns; conn != NULL; conn = conn->next)
+    uvws__conn_finish(conn);
+  if (c->ctx.nconns == 0)
+    client_last_conn(&c->ctx);
+}
+
+void uvws__client_conn_free(uvws_conn_t *conn) {
+  if (conn->offered) {
+    for (char **p = conn->offered; *p; p++)
+      free(*p);
+    free(conn->offered);
+  }
+  free(conn->origin);
+  free(conn->host);
+  free(conn->target);
+  free(conn->host_header);
+  if (conn->ai_all)
+    uv_freeaddrinfo(conn->ai_all);
+  free(conn->gai);
+}
+
+/* Starts a connect to addr; 0 or a libuv error. */
+static int connect_to(uvws_conn_t *conn, const struct sockaddr *addr) {
+  conn->creq.data = conn;
+  return uv_tcp_connect(&conn->creq, &conn->tcp, addr, on_connect);
+}
+
+/* Tries the next resolved address, if any; 0 when one was started. */
+static int connect_next(uvws_conn_t *conn) {
+  int r = UV_ECONNREFUSED;
+  while (conn->ai_next != NULL) {
+    struct addrinfo *ai = conn->ai_next;
+    conn->ai_next = ai->ai_next;
+    r = connect_to(conn, ai->ai_addr);
+    if (r == 0)
+      return 0;
+  }
+  return r;
+}
+
+static void on_retry_closed(uv_handle_t *h) {
+  uvws_conn_t *conn = h->data;
+  int r;
+
+  if (conn->closing) {
+    uvws__conn_unref(conn);
+    return;
+  }
+  /* Without a family, uv_tcp_init creates no socket and cannot fail. */
+  uv_tcp_init(conn->ctx->loop, &conn->tcp);
+  conn->tcp.data = conn;
+  r = connect_next(conn);
+  if (r != 0) {
+    uvws__conn_error(conn, r);
+    uvws__conn_finish(conn);
+    uvws__conn_emit_error(conn);
+  }
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  uvws_conn_t *conn = req->data;
+
+  if (status == UV_ECANCELED || conn->closing)
+    return;
+  if (status < 0) {
+    if (conn->ai_next != NULL) {
+      /* A failed connect leaves the socket unusable: start over with a new
+       * handle for the next address. */
+      uv_close((uv_handle_t *)&conn->tcp, on_retry_closed);
+      return;
+    }
+    uvws__conn_error(conn, status);
+    uvws__conn_finish(conn);
+    uvws__conn_emit_error(conn);
+    return;
+  }
+  uv_tcp_nodelay(&conn->tcp, 1);
+  conn->corked = 0;
+  uvws__conn_start_read(conn);
+  uvws__conn_flush(conn); /* the request built by uvws_connect() */
+  uvws__conn_emit_error(conn);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status,
+                        struct addrinfo *res) {
+  uvws_conn_t *conn = req->data;
+  int r;
+
+  free(conn->gai);
+  conn->gai = NULL;
+  if (conn->closing) {
+    if (res)
+      uv_freeaddrinfo(res);
+    uvws__conn_unref(conn);
+    return;
+  }
+  conn->pending--; /* the lookup is over; the connection lives on */
+  if (status < 0) {
+    uvws__conn_error(conn, status);
+    uvws__conn_finish(conn);
+    uvws__conn_emit_error(conn);
+    return;
+  }
+  conn->ai_all = res;
+  conn->ai_next = res;
+  r = connect_next(conn);
+  if (r != 0) {
+    uvws__conn_error(conn, r);
+    uvws__conn_finish(conn);
+    uvws__conn_emit_error(conn);
+  }
+}
+
+static int copy_protocols(uvws_conn_t *conn, const char *const *protocols) {
+  size_t n = 0, i;
+  if (protocols == NULL || protocols[0] == NULL)
+    return 0;
+  while (protocols[n])
+    n++;
+  conn->offered = calloc(n + 1, sizeof(char *));
+  if (conn->offered == NULL)
+    return UV_ENOMEM;
+  for (i = 0; i < n; i++) {
+    conn->offered[i] = dupstr(protocols[i]);
+    if (conn->offered[i] == NULL)
+      return UV_ENOMEM;
+  }
+  return 0;
+}
+
+int uvws_connect(uvws_client_t *c, const char *url,
+                 const uvws_connect_options_t *options,
+                 const uvws_callbacks_t *cbs, void *data, uvws_conn_t **out) {
+  uvws_connect_options_t none;
+  uvws__url_t u;
+  uvws_conn_t *conn;
+  unsigned char raw[16];
+  size_t klen;
+  struct sockaddr_storage ss;
+  int r;
+
+  if (c->ctx.closing)
+    return UVWS_ESTATE;
+  if (options == NULL) {
+    memset(&none, 0, sizeof(none));
+    options = &none;
+  }
+  if (options->protocols) {
+    for (const char *const *p = options->protocols; *p; p++)
+      if (!uvws__is_token(*p, strlen(*p)))
+        return UV_EINVAL;
+  }
+  if (options->origin && strpbrk(options->origin, "\r\n"))
+    return UV_EINVAL;
+  r = uvws__url_parse(url, &u);
+  if (r != 0)
+    return r;
+  if (u.secure) {
+    uvws__url_free(&u);
+    return UV_ENOTSUP; /* wss:// needs a build with TLS */
+  }
+
+  conn = malloc(sizeof(*conn));
+  if (conn == NULL) {
+    uvws__url_free(&u);
+    return UV_ENOMEM;
+  }
+  r = uvws__conn_init(conn, &c->ctx, 1, options->limits);
+  if (r != 0) {
+    free(conn);
+    uvws__url_free(&u);
+    return r;
+  }
+  /* From here the connection is released through uvws__conn_finish(). */
+  conn->corked = 1; /* nothing is written before the TCP connect */
+  conn->host = u.host;
+  conn->target = u.target;
+  conn->host_header = u.host_header;
+  conn->port = u.port;
+  conn->url = dupstr(url);
+  conn->origin = dupstr(options->origin);
+  if (cbs)
+    conn->cbs = *cbs;
+  conn->data = data;
+
+  r = UV_ENOMEM;
+  if (conn->url == NULL || (options->origin && conn->origin == NULL) ||
+      copy_protocols(conn, options->protocols) != 0)
+    goto fail;
+  /* RFC 6455 4.1: the key is 16 random bytes, base64-encoded. */
+  r = uvws__rand_bytes(&c->rand, raw, sizeof(raw));
+  if (r != 0)
+    goto fail;
+  mbedtls_base64_encode((unsigned char *)conn->key, sizeof(conn->key), &klen,
+                        raw, sizeof(raw));
+  r = uvws__hs_build_request(&conn->batch[0].arena, conn->target,
+                             conn->host_header, conn->key, conn->origin,
+                             (const char *const *)conn->offered, NULL);
+  if (r != 0)
+    goto fail;
+
+  uvws__conn_set_timer(conn, conn->limits.handshake_timeout_ms);
+  if (uv_ip4_addr(conn->host, conn->port, (struct sockaddr_in *)&ss) == 0 ||
+      uv_ip6_addr(conn->host, conn->port, (struct sockaddr_in6 *)&ss) == 0) {
+    r = connect_to(conn, (const struct sockaddr *)&ss);
+    if (r != 0)
+      goto fail;
+  } else {
+    struct addrinfo hints;
+    char port[8];
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    snprintf(port, sizeof(port), "%d", conn->port);
+    conn->gai = malloc(sizeof(*conn->gai));
+    if (conn->gai == NULL) {
+      r = UV_ENOMEM;
+      goto fail;
+    }
+    conn->gai->data = conn;
+    r = uv_getaddrinfo(c->ctx.loop, conn->gai, on_resolved, conn->host, port,
+                       &hints);
+    if (r != 0) {
+      free(conn->gai);
+      conn->gai = NULL;
+      goto fail;
+    }
+    conn->pending++;
+  }
+  conn->handed = 1;
+  *out = conn;
+  return 0;
+
+fail:
+  /* Not handed to the application: released without callbacks. */
+  conn->error = 0;
+  uvws__conn_finish(conn);
+  return r;
+}
+
+/* Reads the server's answer (RFC 6455 4.2.2) from conn->hs. */
+void uvws__client_handshake_read(uvws_conn_t *conn) {
+  uvws__http_head_t head;
+  const char *proto;
+  size_t plen, rest;
+  long n;
+  int r;
+
+  n = uvws__http_parse_response(conn->hs.base, conn->hs.len, &head);
+  if (n == 0) {
+    if (conn->hs.len > conn->limits.max_header_size)
+      n = UVWS_EHDRTOOBIG;
+    else
+      return;
+  }
+  if (n < 0) {
+    uvws__conn_error(conn, (int)n);
+    uvws__conn_finish(conn);
+    return;
+  }
+  r = uvws__hs_check_response(&head, conn->key,
+                              (const char *const *)conn->offered, 0, &proto,
+                              &plen);
+  if (r == 0 && proto != NULL) {
+    conn->protocol = malloc(plen + 1);
+    if (conn->protocol == NULL) {
+      r = UV_ENOMEM;
+    } else {
+      memcpy(conn->protocol, proto, plen);
+      conn->protocol[plen] = '\0';
+    }
+  }
+  if (r != 0) {
+    uvws__conn_error(conn, r);
+    uvws__conn_finish(conn);
+    return;
+  }
+  rest = conn->hs.len - (size_t)n;
+  uvws__conn_opened(conn, conn->hs.base + n, rest);
+  uvws__buf_free(&conn->hs);
+}

@@ -1,1 +1,804 @@
-/* placeholder */
+/* Connection objects on libuv streams: reading into the engine, the write
+ * queue and bufferedAmount, the closing handshake (RFC 6455 7) and the W3C
+ * event model. */
+#include "internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "utf8.h"
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_write(uv_write_t *req, int status);
+static void on_timer(uv_timer_t *t);
+static void on_handle_closed(uv_handle_t *h);
+
+static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n);
+static void p_ping(uvws__proto_t *p, const char *d, size_t n);
+static void p_pong(uvws__proto_t *p, const char *d, size_t n);
+static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n);
+
+static const uvws__proto_cbs_t proto_cbs = {p_message, p_ping, p_pong,
+                                            p_close};
+
+void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
+                          const uvws_limits_t *fallback) {
+  static const uvws_limits_t defaults = {
+      UVWS__DEFAULT_MAX_MESSAGE, UVWS__DEFAULT_MAX_HEADER,
+      UVWS__DEFAULT_HANDSHAKE_MS, UVWS__DEFAULT_CLOSE_MS, 0};
+  const uvws_limits_t *f = fallback ? fallback : &defaults;
+  uvws_limits_t z;
+  if (in == NULL) {
+    memset(&z, 0, sizeof(z));
+    in = &z;
+  }
+  out->max_message_size =
+      in->max_message_size ? in->max_message_size : f->max_message_size;
+  out->max_header_size =
+      in->max_header_size ? in->max_header_size : f->max_header_size;
+  out->handshake_timeout_ms = in->handshake_timeout_ms
+                                  ? in->handshake_timeout_ms
+                                  : f->handshake_timeout_ms;
+  out->close_timeout_ms =
+      in->close_timeout_ms ? in->close_timeout_ms : f->close_timeout_ms;
+  out->drain_low_water =
+      in->drain_low_water ? in->drain_low_water : f->drain_low_water;
+}
+
+int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
+                    const uvws_limits_t *limits) {
+  int r;
+  memset(conn, 0, sizeof(*conn));
+  conn->ctx = ctx;
+  conn->is_client = is_client ? 1 : 0;
+  conn->state = UVWS_CONNECTING;
+  uvws__limits_resolve(&conn->limits, limits, &ctx->limits);
+  r = uv_tcp_init(ctx->loop, &conn->tcp);
+  if (r != 0)
+    return r;
+  uv_timer_init(ctx->loop, &conn->timer); /* cannot fail */
+  conn->tcp.data = conn;
+  conn->timer.data = conn;
+  conn->pending = 2;
+  uvws__proto_init(&conn->proto, &proto_cbs, conn, !is_client,
+                   conn->limits.max_message_size);
+  /* Link into the context so closing it reaches every connection. */
+  conn->next = ctx->conns;
+  if (ctx->conns)
+    ctx->conns->prev = conn;
+  ctx->conns = conn;
+  ctx->nconns++;
+  return 0;
+}
+
+void uvws__conn_set_timer(uvws_conn_t *conn, unsigned ms) {
+  if (!conn->closing)
+    uv_timer_start(&conn->timer, on_timer, ms, 0);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Errors and the end of a connection                                      */
+
+/* Records the first error. on_error is called at the end of the libuv
+ * callback that found it (never from inside an API call), or just before
+ * on_close. */
+void uvws__conn_error(uvws_conn_t *conn, int err) {
+  if (conn->error == 0) {
+    conn->error = err;
+    conn->error_pending = 1;
+  }
+}
+
+void uvws__conn_emit_error(uvws_conn_t *conn) {
+  if (!conn->error_pending)
+    return;
+  conn->error_pending = 0;
+  if (conn->handed && conn->cbs.on_error)
+    conn->cbs.on_error(conn, conn->error);
+}
+
+/* Closes the handles; the connection is released when both are closed. */
+void uvws__conn_finish(uvws_conn_t *conn) {
+  if (conn->closing)
+    return;
+  conn->closing = 1;
+  uv_read_stop((uv_stream_t *)&conn->tcp);
+  uv_timer_stop(&conn->timer);
+  if (conn->gai != NULL)
+    uv_cancel((uv_req_t *)conn->gai);
+  /* A client between two addresses may have its tcp handle closing
+   * already; it is released through that close. */
+  if (!uv_is_closing((uv_handle_t *)&conn->tcp))
+    uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
+  uv_close((uv_handle_t *)&conn->timer, on_handle_closed);
+}
+
+static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
+  size_t i;
+  for (i = 0; i < b->nsegs; i++) {
+    if (b->segs[i].cb)
+      b->segs[i].cb(conn, b->segs[i].arg, status);
+  }
+  if (conn->buffered >= b->payload)
+    conn->buffered -= b->payload;
+  else
+    conn->buffered = 0;
+  b->payload = 0;
+  b->nsegs = 0;
+  b->has_cb = 0;
+  b->has_close = 0;
+  b->ends_handshake_error = 0;
+  b->arena.len = 0;
+  /* Keep a modest arena for the next batch; release a large one. */
+  if (b->arena.cap > 256 * 1024)
+    uvws__buf_free(&b->arena);
+}
+
+static void conn_free(uvws_conn_t *conn) {
+  uvws__ctx_t *ctx = conn->ctx;
+  int i;
+
+  for (i = 0; i < 2; i++) {
+    uvws__buf_free(&conn->batch[i].arena);
+    free(conn->batch[i].segs);
+  }
+  uvws__proto_free(&conn->proto);
+  uvws__buf_free(&conn->hs);
+  free(conn->close_reason);
+  free(conn->url);
+  free(conn->protocol);
+  free(conn->extensions);
+  if (conn->is_client)
+    uvws__client_conn_free(conn);
+
+  if (conn->prev)
+    conn->prev->next = conn->next;
+  else
+    ctx->conns = conn->next;
+  if (conn->next)
+    conn->next->prev = conn->prev;
+  ctx->nconns--;
+  free(conn);
+  if (ctx->closing && ctx->nconns == 0 && ctx->on_last_conn)
+    ctx->on_last_conn(ctx);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  uvws__conn_unref(h->data);
+}
+
+/* Drops one of the things that keep a closing connection alive (its two
+ * handles, a name lookup); the last one releases it. */
+void uvws__conn_unref(uvws_conn_t *conn) {
+  int code, clean;
+  const char *reason;
+  size_t reason_len;
+
+  if (--conn->pending > 0)
+    return;
+
+  /* Writes not yet made are cancelled. */
+  batch_release(conn, &conn->batch[0], UV_ECANCELED);
+  batch_release(conn, &conn->batch[1], UV_ECANCELED);
+  conn->buffered = 0;
+
+  if (conn->close_sent && conn->close_received && !conn->failed) {
+    code = (int)conn->close_code;
+    clean = 1;
+  } else if (conn->failed) {
+    code = (int)conn->close_code;
+    clean = 0;
+  } else {
+    code = UVWS_CLOSE_ABNORMAL;
+    clean = 0;
+  }
+  reason = clean && conn->close_reason ? conn->close_reason : "";
+  reason_len = clean ? conn->close_reason_len : 0;
+
+  conn->state = UVWS_CLOSED;
+  uvws__conn_emit_error(conn);
+  if (conn->handed && conn->cbs.on_close)
+    conn->cbs.on_close(conn, code, reason, reason_len, clean);
+  conn_free(conn);
+}
+
+/* ----------------------------------------------------------------------- */
+/* The write queue                                                         */
+
+static uvws__wbatch_t *filling(uvws_conn_t *conn) {
+  return &conn->batch[conn->fill];
+}
+
+static int batch_add_seg(uvws__wbatch_t *b, const char *ext, size_t len,
+                         uvws_send_cb cb, void *arg) {
+  uvws__wseg_t *s;
+  if (b->nsegs == b->segs_cap) {
+    size_t cap = b->segs_cap ? b->segs_cap * 2 : 4;
+    s = realloc(b->segs, cap * sizeof(*s));
+    if (s == NULL)
+      return UV_ENOMEM;
+    b->segs = s;
+    b->segs_cap = cap;
+  }
+  s = &b->segs[b->nsegs++];
+  s->off = b->arena.len;
+  s->ext = ext;
+  s->len = len;
+  s->cb = cb;
+  s->arg = arg;
+  if (cb)
+    b->has_cb = 1;
+  return 0;
+}
+
+int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
+  return uvws__buf_append(&filling(conn)->arena, data, len);
+}
+
+/* Frames a payload straight into the filling batch: header, then the
+ * payload copied (masked for a client), or referenced when nocopy and no
+ * mask is needed. */
+static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
+                       const char *data, size_t len, int is_payload,
+                       int nocopy, uvws_send_cb cb, void *arg) {
+  uvws__wbatch_t *b = filling(conn);
+  uint8_t mask[4];
+  uint8_t *out;
+  size_t hlen, copy;
+  int r;
+
+  if (conn->is_client) {
+    r = uvws__rand_bytes(conn->ctx->rand, mask, 4);
+    if (r != 0)
+      return r;
+  }
+  copy = (nocopy && !conn->is_client) ? 0 : len;
+  r = uvws__buf_reserve(&b->arena, UVWS__MAX_HEADER + copy);
+  if (r != 0)
+    return r;
+  out = (uint8_t *)b->arena.base + b->arena.len;
+  hlen = uvws__frame_encode(out, fin, 0, opcode, len,
+                            conn->is_client ? mask : NULL);
+  if (copy) {
+    if (conn->is_client)
+      uvws__mask(out + hlen, (const uint8_t *)data, len, mask, 0);
+    else
+      memcpy(out + hlen, data, len);
+  }
+  b->arena.len += hlen + copy;
+  if (copy < len || cb != NULL) {
+    r = batch_add_seg(b, copy < len ? data : NULL, copy < len ? len : 0, cb,
+                      arg);
+    if (r != 0) {
+      b->arena.len -= hlen + copy;
+      return r;
+    }
+  }
+  if (is_payload) {
+    b->payload += len;
+    conn->buffered += len;
+    if (conn->buffered > conn->limits.drain_low_water)
+      conn->drain_armed = 1;
+  }
+  return 0;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
+/* Sends FIN and keeps reading until the peer closes too (or the timer
+ * fires), so that what we sent last is not lost to a reset. */
+static void shutdown_write(uvws_conn_t *conn) {
+  uv_shutdown_t *req = malloc(sizeof(*req));
+  if (req == NULL ||
+      uv_shutdown(req, (uv_stream_t *)&conn->tcp, on_shutdown) != 0) {
+    free(req);
+    uvws__conn_finish(conn);
+  }
+}
+
+static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
+  int had_close = b->has_close;
+  int refused = b->ends_handshake_error;
+
+  batch_release(conn, b, status);
+  if (status < 0 || conn->closing)
+    return;
+  if (had_close) {
+    conn->close_written = 1;
+    if (conn->failed) {
+      /* RFC 6455 7.1.1: after failing, close; reading on until the peer
+       * closes keeps our close frame from being lost to a reset. */
+      shutdown_write(conn);
+    } else if (conn->close_received && !conn->is_client) {
+      /* RFC 6455 7.1.1: the server closes the TCP connection first. */
+      uvws__conn_finish(conn);
+    }
+    /* Otherwise wait for the peer's close frame or TCP close (timer). */
+  }
+  if (refused) {
+    shutdown_write(conn);
+  }
+}
+
+#define UVWS__STACK_BUFS 16
+
+/* Hands the filling batch to the kernel: uv_try_write when nothing is in
+ * flight and no completion callback must wait, else uv_write. */
+void uvws__conn_flush(uvws_conn_t *conn) {
+  uvws__wbatch_t *b;
+  uv_buf_t stack[UVWS__STACK_BUFS], *bufs = stack;
+  size_t nbufs = 0, i, off = 0, total = 0, n;
+  int r;
+
+  if (conn->writing || conn->corked || conn->closing)
+    return;
+  b = filling(conn);
+  if (b->arena.len == 0 && b->nsegs == 0)
+    return;
+
+  if (2 * b->nsegs + 1 > UVWS__STACK_BUFS) {
+    bufs = malloc((2 * b->nsegs + 1) * sizeof(*bufs));
+    if (bufs == NULL) {
+      uvws__conn_error(conn, UV_ENOMEM);
+      uvws__conn_finish(conn);
+      return;
+    }
+  }
+  for (i = 0; i < b->nsegs; i++) {
+    if (b->segs[i].off > off) {
+      bufs[nbufs++] = uv_buf_init(b->arena.base + off,
+                                  (unsigned)(b->segs[i].off - off));
+      off = b->segs[i].off;
+    }
+    if (b->segs[i].len > 0)
+      bufs[nbufs++] =
+          uv_buf_init((char *)b->segs[i].ext, (unsigned)b->segs[i].len);
+  }
+  if (b->arena.len > off)
+    bufs[nbufs++] =
+        uv_buf_init(b->arena.base + off, (unsigned)(b->arena.len - off));
+  for (i = 0; i < nbufs; i++)
+    total += bufs[i].len;
+
+  i = 0;
+  if (!b->has_cb) {
+    r = uv_try_write((uv_stream_t *)&conn->tcp, bufs, (unsigned)nbufs);
+    if (r >= 0 && (size_t)r == total) {
+      if (bufs != stack)
+        free(bufs);
+      batch_done(conn, b, 0);
+      return;
+    }
+    if (r < 0 && r != UV_EAGAIN) {
+      if (bufs != stack)
+        free(bufs);
+      uvws__conn_error(conn, r);
+      uvws__conn_finish(conn);
+      return;
+    }
+    /* Skip what the kernel took. */
+    n = r > 0 ? (size_t)r : 0;
+    while (n > 0 && n >= bufs[i].len)
+      n -= bufs[i++].len;
+    bufs[i].base += n;
+    bufs[i].len -= (unsigned)n;
+  }
+
+  conn->fill ^= 1;
+  conn->writing = 1;
+  r = uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, bufs + i,
+               (unsigned)(nbufs - i), on_write);
+  if (bufs != stack)
+    free(bufs);
+  if (r != 0) {
+    conn->writing = 0;
+    conn->fill ^= 1;
+    uvws__conn_error(conn, r);
+    uvws__conn_finish(conn);
+  }
+}
+
+static void on_write(uv_write_t *req, int status) {
+  uvws_conn_t *conn = uvws__container_of(req, uvws_conn_t, wreq);
+  uvws__wbatch_t *b = &conn->batch[conn->fill ^ 1];
+  size_t before = conn->buffered;
+
+  conn->writing = 0;
+  batch_done(conn, b, status);
+  if (status < 0) {
+    if (status != UV_ECANCELED) {
+      uvws__conn_error(conn, status);
+      uvws__conn_finish(conn);
+      uvws__conn_emit_error(conn);
+    }
+    return;
+  }
+  uvws__conn_flush(conn);
+  if (conn->drain_armed && before != conn->buffered &&
+      conn->buffered <= conn->limits.drain_low_water && !conn->closing) {
+    conn->drain_armed = 0;
+    if (conn->cbs.on_drain && conn->handed)
+      conn->cbs.on_drain(conn);
+  }
+  uvws__conn_emit_error(conn);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Closing handshake                                                       */
+
+/* Queues our close frame (after everything queued before it). */
+static int queue_close(uvws_conn_t *conn, unsigned code, const char *reason,
+                       size_t reason_len) {
+  char body[2 + 123];
+  size_t n = 0;
+  int r;
+
+  if (code != 0) {
+    body[0] = (char)(code >> 8);
+    body[1] = (char)code;
+    if (reason_len > 0)
+      memcpy(body + 2, reason, reason_len);
+    n = 2 + reason_len;
+  }
+  r = queue_frame(conn, UVWS__OP_CLOSE, 1, body, n, 0, 0, NULL, NULL);
+  if (r != 0)
+    return r;
+  filling(conn)->has_close = 1;
+  conn->close_sent = 1;
+  conn->state = UVWS_CLOSING;
+  uvws__conn_set_timer(conn, conn->limits.close_timeout_ms);
+  return 0;
+}
+
+/* Fails the connection (RFC 6455 7.1.7): output queued so far is sent, then
+ * a close frame with code, then the TCP connection is closed. */
+static void conn_fail(uvws_conn_t *conn, int err, unsigned code) {
+  uvws__conn_error(conn, err);
+  if (conn->failed || conn->closing)
+    return;
+  conn->failed = 1;
+  conn->close_code = code;
+  uvws__proto_stop(&conn->proto);
+  if (conn->close_sent) {
+    /* Ours is already on its way; do not wait for the peer's. */
+    if (conn->close_written)
+      uvws__conn_finish(conn);
+    return;
+  }
+  if (queue_close(conn, code, NULL, 0) != 0)
+    uvws__conn_finish(conn);
+}
+
+static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
+  uvws_conn_t *conn = p->data;
+  if (conn->state == UVWS_OPEN && conn->cbs.on_message)
+    conn->cbs.on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
+                         d, n);
+}
+
+static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
+  uvws_conn_t *conn = p->data;
+  /* RFC 6455 5.5.2: answer with a pong carrying the same data, unless our
+   * close frame is already out. */
+  if (conn->close_sent || conn->closing)
+    return;
+  if (queue_frame(conn, UVWS__OP_PONG, 1, d, n, 0, 0, NULL, NULL) != 0)
+    conn_fail(conn, UV_ENOMEM, 1011);
+}
+
+static void p_pong(uvws__proto_t *p, const char *d, size_t n) {
+  uvws_conn_t *conn = p->data;
+  if (conn->cbs.on_pong && conn->state == UVWS_OPEN)
+    conn->cbs.on_pong(conn, d, n);
+}
+
+static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
+  uvws_conn_t *conn = p->data;
+
+  conn->close_received = 1;
+  if (!conn->failed) {
+    free(conn->close_reason);
+    conn->close_reason = malloc(n + 1);
+    if (conn->close_reason) {
+      memcpy(conn->close_reason, r, n);
+      conn->close_reason[n] = '\0';
+      conn->close_reason_len = n;
+    } else {
+      conn->close_reason_len = 0;
+    }
+    conn->close_code = code;
+  }
+  if (!conn->close_sent) {
+    /* RFC 6455 5.5.1: reply, echoing the status code. */
+    if (queue_close(conn, code == 1005 ? 0 : code, NULL, 0) != 0)
+      uvws__conn_finish(conn);
+    return;
+  }
+  if (conn->close_written && !conn->is_client)
+    uvws__conn_finish(conn);
+  /* A client waits for the server to close TCP, within the close timer. */
+}
+
+static void feed(uvws_conn_t *conn, char *data, size_t len) {
+  long r;
+  if (conn->failed || conn->close_received)
+    return; /* lingering: read and drop until the peer closes */
+  r = uvws__proto_feed(&conn->proto, data, len);
+  if (r < 0)
+    conn_fail(conn, (int)r, conn->proto.fail_code);
+}
+
+/* The handshake completed; rest is what followed the handshake in the same
+ * read (writable, owned by the caller). */
+void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
+  uv_timer_stop(&conn->timer);
+  conn->state = UVWS_OPEN;
+  conn->handed = 1;
+  if (conn->cbs.on_open)
+    conn->cbs.on_open(conn);
+  if (rest_len > 0 && !conn->closing)
+    feed(conn, rest, rest_len);
+}
+
+/* Answers a refused upgrade with an HTTP status, then closes. */
+void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
+                            const char *extra_headers) {
+  uvws__wbatch_t *b = filling(conn);
+  /* Reading goes on, dropping input, until the peer closes after our
+   * answer was sent (see batch_done). */
+  if (uvws__hs_build_error(&b->arena, status, extra_headers) != 0) {
+    uvws__conn_finish(conn);
+    return;
+  }
+  b->ends_handshake_error = 1;
+  conn->failed = 1;
+  /* Give the peer a moment to read the answer, not the full close time. */
+  uvws__conn_set_timer(conn, 1000);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Reading                                                                 */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  uvws_conn_t *conn = h->data;
+  (void)suggested;
+  *buf = uv_buf_init(conn->ctx->rbuf, UVWS__READ_BUF);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  uvws_conn_t *conn = s->data;
+
+  if (nread == 0 || conn->closing)
+    return;
+  if (nread < 0) {
+    /* The peer closed or the connection broke. After a completed close
+     * handshake, or once we failed it, that is the expected end. */
+    if (!(conn->close_sent && conn->close_received) && !conn->failed)
+      uvws__conn_error(conn, (int)nread);
+    uvws__conn_finish(conn);
+    uvws__conn_emit_error(conn);
+    return;
+  }
+
+  conn->corked = 1;
+  if (conn->state == UVWS_CONNECTING && !conn->failed) {
+    if (conn->hs.len + (size_t)nread > conn->limits.max_header_size + 1)
+      nread = (ssize_t)(conn->limits.max_header_size + 1 - conn->hs.len);
+    if (uvws__buf_append(&conn->hs, buf->base, (size_t)nread) != 0) {
+      uvws__conn_error(conn, UV_ENOMEM);
+      uvws__conn_finish(conn);
+    } else if (conn->is_client) {
+      uvws__client_handshake_read(conn);
+    } else {
+      uvws__server_handshake_read(conn);
+    }
+  } else if (conn->state != UVWS_CONNECTING) {
+    feed(conn, buf->base, (size_t)nread);
+  }
+  conn->corked = 0;
+  uvws__conn_flush(conn);
+  uvws__conn_emit_error(conn);
+}
+
+void uvws__conn_start_read(uvws_conn_t *conn) {
+  int r = uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
+  if (r != 0) {
+    uvws__conn_error(conn, r);
+    uvws__conn_finish(conn);
+  }
+}
+
+static void on_timer(uv_timer_t *t) {
+  uvws_conn_t *conn = t->data;
+
+  if (conn->state == UVWS_CONNECTING && !conn->failed) {
+    uvws__conn_error(conn, UV_ETIMEDOUT);
+  } else if (!(conn->close_sent && conn->close_received) && !conn->failed) {
+    uvws__conn_error(conn, UVWS_ECLOSETIMEOUT);
+  }
+  uvws__conn_finish(conn);
+  uvws__conn_emit_error(conn);
+}
+
+/* ----------------------------------------------------------------------- */
+/* Public API                                                              */
+
+static int check_send(uvws_conn_t *conn) {
+  if (conn->state != UVWS_OPEN || conn->closing || conn->failed)
+    return UVWS_ESTATE;
+  return 0;
+}
+
+static void after_queue(uvws_conn_t *conn) {
+  uvws__conn_flush(conn);
+}
+
+static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
+                        const char *data, size_t len, int nocopy,
+                        uvws_send_cb cb, void *arg) {
+  int r = check_send(conn);
+  if (r != 0)
+    return r;
+  if (conn->frag_open)
+    return UVWS_EINFRAGMENT;
+  if (type != UVWS_TEXT && type != UVWS_BINARY)
+    return UV_EINVAL;
+  if (len > 0 && data == NULL)
+    return UV_EINVAL;
+  if (type == UVWS_TEXT && !uvws__utf8_is_valid(data, len))
+    return UVWS_EBADUTF8;
+  r = queue_frame(conn, type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY,
+                  1, data, len, 1, nocopy, cb, arg);
+  if (r != 0)
+    return r;
+  after_queue(conn);
+  return 0;
+}
+
+int uvws_conn_send(uvws_conn_t *conn, uvws_msg_type_t type, const char *data,
+                   size_t len) {
+  return send_message(conn, type, data, len, 0, NULL, NULL);
+}
+
+int uvws_conn_send_text(uvws_conn_t *conn, const char *data, size_t len) {
+  return send_message(conn, UVWS_TEXT, data, len, 0, NULL, NULL);
+}
+
+int uvws_conn_send_binary(uvws_conn_t *conn, const void *data, size_t len) {
+  return send_message(conn, UVWS_BINARY, data, len, 0, NULL, NULL);
+}
+
+int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
+                          const char *data, size_t len, uvws_send_cb cb,
+                          void *arg) {
+  if (cb == NULL)
+    return UV_EINVAL;
+  return send_message(conn, type, data, len, 1, cb, arg);
+}
+
+int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
+                            const char *data, size_t len, int is_last) {
+  unsigned op;
+  uint8_t st;
+  int r = check_send(conn);
+  if (r != 0)
+    return r;
+  if (len > 0 && data == NULL)
+    return UV_EINVAL;
+  if (!conn->frag_open) {
+    if (type != UVWS_TEXT && type != UVWS_BINARY)
+      return UV_EINVAL;
+    conn->frag_type = (uint8_t)type;
+    conn->frag_utf8 = UVWS__UTF8_ACCEPT;
+    op = type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY;
+  } else {
+    op = UVWS__OP_CONT;
+  }
+  st = conn->frag_utf8;
+  if (conn->frag_type == UVWS_TEXT) {
+    st = uvws__utf8_validate(st, (const uint8_t *)data, len);
+    if (st == UVWS__UTF8_REJECT || (is_last && st != UVWS__UTF8_ACCEPT))
+      return UVWS_EBADUTF8;
+  }
+  r = queue_frame(conn, op, is_last ? 1 : 0, data, len, 1, 0, NULL, NULL);
+  if (r != 0)
+    return r;
+  conn->frag_utf8 = st;
+  conn->frag_open = is_last ? 0 : 1;
+  after_queue(conn);
+  return 0;
+}
+
+int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len) {
+  int r = check_send(conn);
+  if (r != 0)
+    return r;
+  if (len > UVWS__MAX_CONTROL || (len > 0 && data == NULL))
+    return UV_EINVAL;
+  r = queue_frame(conn, UVWS__OP_PING, 1, data, len, 0, 0, NULL, NULL);
+  if (r != 0)
+    return r;
+  after_queue(conn);
+  return 0;
+}
+
+int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
+                    size_t reason_len) {
+  int r;
+  if (reason == NULL)
+    reason_len = 0;
+  /* W3C close(): the checks come before any state is looked at. */
+  if (code != 0 && code != 1000 && (code < 3000 || code > 4999))
+    return UVWS_EBADCODE;
+  if (reason_len > 123 || !uvws__utf8_is_valid(reason, reason_len))
+    return UVWS_EBADREASON;
+  if (code == 0 && reason_len > 0)
+    code = 1000; /* a reason needs a status code to travel with */
+
+  if (conn->closing || conn->state == UVWS_CLOSING ||
+      conn->state == UVWS_CLOSED || conn->close_sent || conn->failed)
+    return 0;
+  if (conn->state == UVWS_CONNECTING) {
+    uvws__conn_error(conn, UV_ECANCELED);
+    uvws__conn_finish(conn);
+    return 0;
+  }
+  r = queue_close(conn, (unsigned)code, reason, reason_len);
+  if (r != 0)
+    return r;
+  after_queue(conn);
+  return 0;
+}
+
+void uvws_conn_terminate(uvws_conn_t *conn) {
+  uvws__conn_finish(conn);
+}
+
+uvws_ready_state_t uvws_conn_ready_state(const uvws_conn_t *conn) {
+  if (conn->closing && conn->state == UVWS_OPEN)
+    return UVWS_CLOSING;
+  return (uvws_ready_state_t)conn->state;
+}
+
+size_t uvws_conn_buffered_amount(const uvws_conn_t *conn) {
+  return conn->buffered;
+}
+
+const char *uvws_conn_url(const uvws_conn_t *conn) {
+  return conn->url ? conn->url : "";
+}
+
+const char *uvws_conn_protocol(const uvws_conn_t *conn) {
+  return conn->protocol ? conn->protocol : "";
+}
+
+const char *uvws_conn_extensions(const uvws_conn_t *conn) {
+  return conn->extensions ? conn->extensions : "";
+}
+
+int uvws_conn_is_client(const uvws_conn_t *conn) {
+  return conn->is_client;
+}
+
+int uvws_conn_peer_addr(const uvws_conn_t *conn,
+                        struct sockaddr_storage *addr) {
+  int len = (int)sizeof(*addr);
+  return uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)addr, &len);
+}
+
+uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn) {
+  return conn->ctx->loop;
+}
+
+void *uvws_conn_get_data(const uvws_conn_t *conn) {
+  return conn->data;
+}
+
+void uvws_conn_set_data(uvws_conn_t *conn, void *data) {
+  conn->data = data;
+}

@@ -1,1 +1,134 @@
-/* placeholder */
+/* Frame headers and masking (RFC 6455 5.2, 5.3). */
+#include "frame.h"
+
+#include <string.h>
+
+size_t uvws__frame_decode(const uint8_t *p, size_t n, uvws__frame_hdr_t *h) {
+  size_t need;
+  unsigned len7;
+
+  if (n < 2)
+    return 0;
+  len7 = p[1] & 0x7F;
+  need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((p[1] & 0x80) ? 4 : 0);
+  if (n < need)
+    return 0;
+
+  h->fin = p[0] >> 7;
+  h->rsv = (p[0] >> 4) & 0x7;
+  h->opcode = p[0] & 0x0F;
+  h->masked = p[1] >> 7;
+  p += 2;
+  if (len7 == 126) {
+    h->len = ((uint64_t)p[0] << 8) | p[1];
+    p += 2;
+  } else if (len7 == 127) {
+    h->len = 0;
+    for (int i = 0; i < 8; i++)
+      h->len = (h->len << 8) | p[i];
+    p += 8;
+  } else {
+    h->len = len7;
+  }
+  if (h->masked)
+    memcpy(h->mask, p, 4);
+  else
+    memset(h->mask, 0, 4);
+  return need;
+}
+
+int uvws__frame_check(const uvws__frame_hdr_t *h, int from_client,
+                      unsigned rsv_allowed, int in_message) {
+  /* RFC 6455 5.2: RSV bits MUST be 0 unless an extension defines them. */
+  if (h->rsv & ~rsv_allowed)
+    return 1002;
+  switch (h->opcode) {
+  case UVWS__OP_CONT:
+    /* 5.4: a continuation needs a message to continue. */
+    if (!in_message)
+      return 1002;
+    break;
+  case UVWS__OP_TEXT:
+  case UVWS__OP_BINARY:
+    /* 5.4: fragments of one message may not be interleaved with another. */
+    if (in_message)
+      return 1002;
+    break;
+  case UVWS__OP_CLOSE:
+  case UVWS__OP_PING:
+  case UVWS__OP_PONG:
+    /* 5.5: control frames are never fragmented and carry <= 125 bytes. */
+    if (!h->fin || h->len > UVWS__MAX_CONTROL)
+      return 1002;
+    break;
+  default:
+    /* 5.2: reserved opcodes. */
+    return 1002;
+  }
+  /* 5.1: clients mask every frame; servers never do. */
+  if (h->masked != (from_client ? 1 : 0))
+    return 1002;
+  /* 5.2: the most significant bit of a 64-bit length MUST be 0. */
+  if (h->len >> 63)
+    return 1002;
+  return 0;
+}
+
+size_t uvws__frame_encode(uint8_t *out, int fin, unsigned rsv, unsigned opcode,
+                          uint64_t len, const uint8_t *mask) {
+  size_t n = 2;
+  out[0] = (uint8_t)((fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0F));
+  if (len < 126) {
+    out[1] = (uint8_t)len;
+  } else if (len <= 0xFFFF) {
+    out[1] = 126;
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    n = 4;
+  } else {
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+      out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+    n = 10;
+  }
+  if (mask != NULL) {
+    out[1] |= 0x80;
+    memcpy(out + n, mask, 4);
+    n += 4;
+  }
+  return n;
+}
+
+void uvws__mask(uint8_t *dst, const uint8_t *src, size_t len,
+                const uint8_t key[4], size_t offset) {
+  uint8_t k[4];
+  size_t i = 0;
+
+  for (int j = 0; j < 4; j++)
+    k[j] = key[(offset + j) & 3];
+
+  /* Word at a time: the key repeats every 4 bytes, so an 8-byte word of it
+   * lines up with any 8-byte step. memcpy keeps unaligned access defined. */
+  if (len >= 16) {
+    uint64_t kw;
+    uint8_t kb[8] = {k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]};
+    memcpy(&kw, kb, 8);
+    for (; i + 32 <= len; i += 32) {
+      uint64_t w[4];
+      memcpy(w, src + i, 32);
+      w[0] ^= kw;
+      w[1] ^= kw;
+      w[2] ^= kw;
+      w[3] ^= kw;
+      memcpy(dst + i, w, 32);
+    }
+    for (; i + 8 <= len; i += 8) {
+      uint64_t w;
+      memcpy(&w, src + i, 8);
+      w ^= kw;
+      memcpy(dst + i, &w, 8);
+    }
+  }
+  for (; i < len; i++)
+    dst[i] = src[i] ^ k[i & 3];
+}

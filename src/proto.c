@@ -1,1 +1,261 @@
-/* placeholder */
+/* The receiving protocol engine (RFC 6455 5 and 7). See proto.h. */
+#include "proto.h"
+
+#include <string.h>
+
+#include "utf8.h"
+#include "uvws_errno.h"
+
+#define UVWS__ENOMEM (-12)
+
+/* Reassembly buffers larger than this are released after their message, so
+ * one large message does not pin memory on an idle connection. */
+#define UVWS__MSG_KEEP (256 * 1024)
+/* A header may announce far more than will arrive; reserve at most this much
+ * ahead of the payload itself. */
+#define UVWS__MSG_RESERVE (256 * 1024)
+
+void uvws__proto_init(uvws__proto_t *p, const uvws__proto_cbs_t *cbs,
+                      void *data, int from_client, size_t max_message_size) {
+  memset(p, 0, sizeof(*p));
+  p->cbs = cbs;
+  p->data = data;
+  p->from_client = from_client ? 1 : 0;
+  p->max_message_size = max_message_size ? max_message_size : (size_t)-1;
+}
+
+void uvws__proto_free(uvws__proto_t *p) {
+  uvws__buf_free(&p->msg);
+  free(p->ctl);
+  p->ctl = NULL;
+}
+
+int uvws__close_code_valid(unsigned code) {
+  if (code >= 3000 && code <= 4999)
+    return 1; /* registered (3000-3999) and private (4000-4999) use */
+  switch (code) {
+  case 1000: case 1001: case 1002: case 1003:
+  case 1007: case 1008: case 1009: case 1010: case 1011:
+  case 1012: case 1013: case 1014:
+    return 1;
+  default:
+    /* 1004 reserved; 1005, 1006, 1015 are never sent; the rest of
+     * 0-2999 is unassigned or reserved for the protocol. */
+    return 0;
+  }
+}
+
+static long fail(uvws__proto_t *p, unsigned code, int err) {
+  p->state = UVWS__PS_FAILED;
+  p->fail_code = code;
+  p->fail_err = err;
+  return err;
+}
+
+/* Handles a complete control frame whose (unmasked) payload is data. */
+static long control(uvws__proto_t *p, const uint8_t *data, size_t len) {
+  unsigned code;
+
+  switch (p->hdr.opcode) {
+  case UVWS__OP_PING:
+    p->cbs->on_ping(p, (const char *)data, len);
+    return 0;
+  case UVWS__OP_PONG:
+    p->cbs->on_pong(p, (const char *)data, len);
+    return 0;
+  default: /* UVWS__OP_CLOSE; frame_check refused the other opcodes */
+    break;
+  }
+
+  /* RFC 6455 5.5.1: a body, if any, starts with a 2-byte code. */
+  if (len == 1)
+    return fail(p, 1002, UVWS_EPROTO);
+  code = 1005;
+  if (len >= 2) {
+    code = ((unsigned)data[0] << 8) | data[1];
+    if (!uvws__close_code_valid(code))
+      return fail(p, 1002, UVWS_EPROTO);
+    /* The reason is UTF-8 (5.5.1); invalid data is 1007 (7.4.1). */
+    if (!uvws__utf8_is_valid(data + 2, len - 2))
+      return fail(p, 1007, UVWS_EBADUTF8);
+  }
+  p->state = UVWS__PS_CLOSED;
+  p->cbs->on_close(p, code, len > 2 ? (const char *)data + 2 : "",
+                   len > 2 ? len - 2 : 0);
+  return 0;
+}
+
+/* Appends a piece of data-frame payload (already unmasked) to the open
+ * message, validating text as it arrives so that invalid UTF-8 fails the
+ * connection at the first bad byte rather than at the end (RFC 6455 8.1). */
+static long data_chunk(uvws__proto_t *p, const uint8_t *d, size_t n) {
+  if (p->msg_opcode == UVWS__OP_TEXT) {
+    p->utf8 = uvws__utf8_validate(p->utf8, d, n);
+    if (p->utf8 == UVWS__UTF8_REJECT)
+      return fail(p, 1007, UVWS_EBADUTF8);
+  }
+  if (uvws__buf_append(&p->msg, d, n) != 0)
+    return fail(p, 1011, UVWS__ENOMEM);
+  return 0;
+}
+
+/* The current data frame ended. */
+static long data_end(uvws__proto_t *p) {
+  unsigned op;
+
+  if (!p->hdr.fin)
+    return 0;
+  if (p->msg_opcode == UVWS__OP_TEXT && p->utf8 != UVWS__UTF8_ACCEPT)
+    return fail(p, 1007, UVWS_EBADUTF8); /* ends inside a character */
+  op = p->msg_opcode;
+  p->msg_opcode = 0;
+  p->cbs->on_message(p, op, p->msg.base ? p->msg.base : "", p->msg.len);
+  p->msg.len = 0;
+  if (p->msg.cap > UVWS__MSG_KEEP)
+    uvws__buf_free(&p->msg);
+  return 0;
+}
+
+/* A header was read and checked; d[0..avail) is the input that follows it.
+ * Returns how many payload bytes it consumed, or an error. */
+static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
+  uvws__frame_hdr_t *h = &p->hdr;
+  long r;
+  int code;
+
+  code = uvws__frame_check(h, p->from_client, p->rsv_allowed,
+                           p->msg_opcode != 0);
+  if (code != 0)
+    return fail(p, (unsigned)code, UVWS_EPROTO);
+  p->done = 0;
+
+  if (uvws__op_is_control(h->opcode)) {
+    if (h->len <= avail) {
+      /* Whole: answer from the input itself. */
+      if (h->masked)
+        uvws__mask(d, d, (size_t)h->len, h->mask, 0);
+      r = control(p, d, (size_t)h->len);
+      return r < 0 ? r : (long)h->len;
+    }
+    if (p->ctl == NULL && (p->ctl = malloc(UVWS__MAX_CONTROL)) == NULL)
+      return fail(p, 1011, UVWS__ENOMEM);
+    p->ctl_len = 0;
+    p->state = UVWS__PS_PAYLOAD;
+    return 0;
+  }
+
+  /* 1009 before the excess is buffered: the header tells the size. */
+  if (h->len > p->max_message_size ||
+      p->msg.len > p->max_message_size - h->len)
+    return fail(p, 1009, UVWS_ETOOBIG);
+
+  if (h->opcode != UVWS__OP_CONT) {
+    if (h->fin && h->len <= avail) {
+      /* A message that arrived whole: deliver it from the input, without
+       * copying or allocating. */
+      size_t n = (size_t)h->len;
+      if (h->masked)
+        uvws__mask(d, d, n, h->mask, 0);
+      if (h->opcode == UVWS__OP_TEXT && !uvws__utf8_is_valid(d, n))
+        return fail(p, 1007, UVWS_EBADUTF8);
+      p->cbs->on_message(p, h->opcode, (const char *)d, n);
+      return (long)n;
+    }
+    p->msg_opcode = h->opcode;
+    p->utf8 = UVWS__UTF8_ACCEPT;
+  }
+
+  if (h->len > 0) {
+    size_t want = h->len < UVWS__MSG_RESERVE ? (size_t)h->len
+                                              : UVWS__MSG_RESERVE;
+    if (uvws__buf_reserve(&p->msg, want) != 0)
+      return fail(p, 1011, UVWS__ENOMEM);
+    p->state = UVWS__PS_PAYLOAD;
+    return 0;
+  }
+  r = data_end(p);
+  return r < 0 ? r : 0;
+}
+
+long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len) {
+  uint8_t *d = (uint8_t *)data;
+  size_t pos = 0;
+  long r;
+
+  if (p->state == UVWS__PS_FAILED)
+    return p->fail_err;
+  p->stopped = 0;
+
+  while (pos < len && !p->stopped) {
+    switch (p->state) {
+    case UVWS__PS_HEADER: {
+      size_t n;
+      if (p->hdr_len == 0) {
+        n = uvws__frame_decode(d + pos, len - pos, &p->hdr);
+        if (n == 0) {
+          /* A header split across reads: keep its start. */
+          memcpy(p->hdr_buf, d + pos, len - pos);
+          p->hdr_len = (uint8_t)(len - pos);
+          return (long)len;
+        }
+        pos += n;
+      } else {
+        size_t take = UVWS__MAX_HEADER - p->hdr_len;
+        if (take > len - pos)
+          take = len - pos;
+        memcpy(p->hdr_buf + p->hdr_len, d + pos, take);
+        n = uvws__frame_decode(p->hdr_buf, p->hdr_len + take, &p->hdr);
+        if (n == 0) {
+          p->hdr_len = (uint8_t)(p->hdr_len + take);
+          return (long)len;
+        }
+        pos += n - p->hdr_len;
+        p->hdr_len = 0;
+      }
+      r = frame_begin(p, d + pos, len - pos);
+      if (r < 0)
+        return r;
+      pos += (size_t)r;
+      break;
+    }
+
+    case UVWS__PS_PAYLOAD: {
+      uvws__frame_hdr_t *h = &p->hdr;
+      size_t n = len - pos;
+      if (n > h->len - p->done)
+        n = (size_t)(h->len - p->done);
+      if (h->masked)
+        uvws__mask(d + pos, d + pos, n, h->mask, (size_t)p->done);
+      if (uvws__op_is_control(h->opcode)) {
+        memcpy(p->ctl + p->ctl_len, d + pos, n);
+        p->ctl_len = (uint8_t)(p->ctl_len + n);
+        r = 0;
+      } else {
+        r = data_chunk(p, d + pos, n);
+      }
+      if (r < 0)
+        return r;
+      pos += n;
+      p->done += n;
+      if (p->done < h->len)
+        break;
+      p->state = UVWS__PS_HEADER;
+      if (uvws__op_is_control(h->opcode))
+        r = control(p, p->ctl, p->ctl_len);
+      else
+        r = data_end(p);
+      if (r < 0)
+        return r;
+      break;
+    }
+
+    case UVWS__PS_CLOSED:
+      /* RFC 6455 5.5.1: nothing is read after a close frame. */
+      return (long)pos;
+
+    default:
+      return p->fail_err;
+    }
+  }
+  return (long)pos;
+}

@@ -1,0 +1,34 @@
+/* uvws error codes. Included by uvws.h; usable on its own by code that
+ * must not see libuv. */
+#ifndef UVWS_ERRNO_H
+#define UVWS_ERRNO_H
+
+/* uvws's own error codes, below libuv's range (libuv uses -1 .. -4095). */
+#define UVWS_ERRNO_MAP(XX)                                                     \
+  XX(EPROTO, -20001, "WebSocket protocol violation by the peer")              \
+  XX(EBADUTF8, -20002, "invalid UTF-8 in a text message or close reason")    \
+  XX(ETOOBIG, -20003, "message larger than the configured maximum")          \
+  XX(EBADURL, -20004, "malformed or unsupported WebSocket URL")              \
+  XX(EHANDSHAKE, -20005, "malformed opening handshake")                       \
+  XX(EBADSTATUS, -20006, "server did not answer 101 Switching Protocols")    \
+  XX(EBADACCEPT, -20007, "wrong Sec-WebSocket-Accept in the server answer")  \
+  XX(ENOTOFFERED, -20008,                                                      \
+     "server selected a subprotocol or extension that was not offered")      \
+  XX(EHDRTOOBIG, -20009, "handshake headers larger than the limit")          \
+  XX(ESTATE, -20010, "operation not allowed in the connection's state")      \
+  XX(EBADCODE, -20011, "close code not allowed (1000 or 3000-4999)")         \
+  XX(EBADREASON, -20012, "close reason longer than 123 bytes or not UTF-8")  \
+  XX(EREFUSED, -20013, "upgrade refused by the application")                  \
+  XX(ECLOSETIMEOUT, -20014, "peer did not complete the close handshake")     \
+  XX(EINFRAGMENT, -20015,                                                      \
+     "a fragmented message is being sent: finish it first")                  \
+  XX(ETLS, -20016, "TLS failure")
+
+typedef enum {
+#define UVWS__ERR_ENUM(name, code, msg) UVWS_##name = (code),
+  UVWS_ERRNO_MAP(UVWS__ERR_ENUM)
+#undef UVWS__ERR_ENUM
+  UVWS__ERRNO_END
+} uvws_errno_t;
+
+#endif

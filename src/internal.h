@@ -1,0 +1,138 @@
+/* Structures shared by the connection, client and server objects. Internal. */
+#ifndef UVWS_INTERNAL_H
+#define UVWS_INTERNAL_H
+
+#include "uvws.h"
+#include "buf.h"
+#include "handshake.h"
+#include "proto.h"
+#include "rand.h"
+
+#define UVWS__READ_BUF (64 * 1024)
+
+#define UVWS__DEFAULT_MAX_MESSAGE (64u * 1024 * 1024)
+#define UVWS__DEFAULT_MAX_HEADER (16 * 1024)
+#define UVWS__DEFAULT_HANDSHAKE_MS 10000
+#define UVWS__DEFAULT_CLOSE_MS 5000
+
+#define uvws__container_of(ptr, type, member)                                  \
+  ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* What servers and clients share: the loop, one receive buffer for all their
+ * connections (every read is consumed before the next one starts, so the
+ * engine copies out only what is left incomplete), and the list of live
+ * connections. */
+typedef struct uvws__ctx_s {
+  uv_loop_t *loop;
+  char *rbuf;
+  uvws_conn_t *conns; /* doubly linked through conn->prev/next */
+  size_t nconns;
+  uvws_limits_t limits;
+  uvws__rand_t *rand; /* clients only */
+  int closing;
+  /* Called when the last connection of a closing context is gone. */
+  void (*on_last_conn)(struct uvws__ctx_s *ctx);
+} uvws__ctx_t;
+
+/* An external buffer or completion callback inserted into a write batch at
+ * an offset of its arena. */
+typedef struct {
+  size_t off;
+  const char *ext; /* NULL: a completion marker only */
+  size_t len;
+  uvws_send_cb cb;
+  void *arg;
+} uvws__wseg_t;
+
+/* Output gathered for one uv_write: bytes copied into the arena (frame
+ * headers, copied and masked payloads, handshakes) and external buffers. */
+typedef struct {
+  uvws__buf_t arena;
+  uvws__wseg_t *segs;
+  size_t nsegs;
+  size_t segs_cap;
+  size_t payload;  /* application payload bytes, for bufferedAmount */
+  uint8_t has_cb;  /* a completion callback must wait for uv_write's */
+  uint8_t has_close; /* carries our close frame */
+  uint8_t ends_handshake_error; /* carries an HTTP refusal */
+} uvws__wbatch_t;
+
+struct uvws_conn_s {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_write_t wreq;
+  uvws__ctx_t *ctx;
+  uvws_server_t *server; /* NULL for client connections */
+  uvws_callbacks_t cbs;
+  void *data;
+  uvws_conn_t *prev, *next;
+  uvws_limits_t limits;
+  uvws__proto_t proto;
+
+  uint8_t state;         /* uvws_ready_state_t */
+  uint8_t is_client;
+  uint8_t handed;        /* the application knows it: on_close is owed */
+  uint8_t close_sent;    /* our close frame is queued */
+  uint8_t close_written; /* ... and handed to the kernel */
+  uint8_t close_received;
+  uint8_t failed;        /* we failed the connection (fail_code sent) */
+  uint8_t closing;       /* handles are being closed */
+  uint8_t writing;       /* a uv_write is in flight */
+  uint8_t corked;        /* inside a read: flush when it ends */
+  uint8_t drain_armed;
+  uint8_t frag_open;     /* sending a fragmented message */
+  uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
+  uint8_t frag_type;
+  uint8_t error_pending; /* error set, on_error not yet called */
+  uint8_t pending;       /* handle closes and requests still outstanding */
+  uint8_t fill;          /* index of the batch being filled */
+
+  int error;             /* first error, for on_error */
+  unsigned close_code;   /* for on_close */
+  char *close_reason;
+  size_t close_reason_len;
+
+  size_t buffered;       /* bufferedAmount */
+  uvws__wbatch_t batch[2];
+
+  uvws__buf_t hs;        /* handshake bytes while CONNECTING */
+  char *url;
+  char *protocol;
+  char *extensions;
+
+  /* Client connections while CONNECTING. */
+  char key[25];
+  char **offered;        /* NULL-terminated copies of the offered protocols */
+  char *origin;
+  char *host;
+  char *target;
+  char *host_header;
+  int port;
+  uv_getaddrinfo_t *gai;
+  struct addrinfo *ai_all, *ai_next;
+  uv_connect_t creq;
+};
+
+/* conn.c, for client.c and server.c */
+int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
+                    const uvws_limits_t *limits);
+void uvws__conn_start_read(uvws_conn_t *conn);
+void uvws__conn_set_timer(uvws_conn_t *conn, unsigned ms);
+void uvws__conn_error(uvws_conn_t *conn, int err);
+void uvws__conn_emit_error(uvws_conn_t *conn);
+void uvws__conn_finish(uvws_conn_t *conn);
+void uvws__conn_flush(uvws_conn_t *conn);
+int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len);
+void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len);
+void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
+                            const char *extra_headers);
+void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
+                          const uvws_limits_t *fallback);
+
+/* Per-role handshake reads, called by conn.c while CONNECTING. */
+void uvws__client_handshake_read(uvws_conn_t *conn);
+void uvws__server_handshake_read(uvws_conn_t *conn);
+void uvws__conn_unref(uvws_conn_t *conn);
+void uvws__client_conn_free(uvws_conn_t *conn);
+
+#endif

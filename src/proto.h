@@ -1,0 +1,92 @@
+/* The receiving half of the protocol engine: bytes in, events out.
+ *
+ * It reads frames incrementally (input may be split at any byte), enforces
+ * RFC 6455's framing rules, reassembles fragmented messages with control
+ * frames interleaved, validates text as UTF-8 while it arrives, enforces the
+ * maximum message size before buffering the excess, and validates close
+ * frames. It sends nothing itself: pings, closes and failures are reported
+ * to the owner, which answers through the frame writer. No I/O, no libuv.
+ * Internal. */
+#ifndef UVWS_PROTO_H
+#define UVWS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "frame.h"
+
+typedef struct uvws__proto_s uvws__proto_t;
+
+typedef struct {
+  /* A whole data message (opcode UVWS__OP_TEXT or UVWS__OP_BINARY); text is
+   * valid UTF-8. data is valid during the call; it may point into the bytes
+   * given to uvws__proto_feed() (a message that arrived whole) or into the
+   * engine's reassembly buffer. */
+  void (*on_message)(uvws__proto_t *p, unsigned opcode, const char *data,
+                     size_t len);
+  /* A ping (the owner answers with a pong carrying the same bytes) or a pong.
+   * data is valid during the call. */
+  void (*on_ping)(uvws__proto_t *p, const char *data, size_t len);
+  void (*on_pong)(uvws__proto_t *p, const char *data, size_t len);
+  /* The peer's close frame, validated: code is 1005 when it carried none.
+   * reason is valid UTF-8, valid during the call. The engine reads nothing
+   * after it (RFC 6455 5.5.1). */
+  void (*on_close)(uvws__proto_t *p, unsigned code, const char *reason,
+                   size_t reason_len);
+} uvws__proto_cbs_t;
+
+enum {
+  UVWS__PS_HEADER = 0, /* reading a frame header */
+  UVWS__PS_PAYLOAD,    /* reading a frame's payload */
+  UVWS__PS_CLOSED,     /* a close frame was received: input is ignored */
+  UVWS__PS_FAILED      /* a violation was found: sticky */
+};
+
+struct uvws__proto_s {
+  const uvws__proto_cbs_t *cbs;
+  void *data; /* the owner's */
+  size_t max_message_size;
+  uint8_t from_client; /* 1: we are a server, frames must be masked */
+  uint8_t rsv_allowed;
+  uint8_t state;
+  uint8_t stopped;    /* the owner asked feed to return after a callback */
+  uint8_t msg_opcode; /* TEXT/BINARY while a fragmented message is open */
+  uint8_t utf8;       /* UTF-8 state of the open text message */
+  uint8_t hdr_len;    /* bytes of a split header held in hdr_buf */
+  uint8_t ctl_len;    /* bytes of a split control payload held in ctl */
+  uint8_t hdr_buf[UVWS__MAX_HEADER];
+  uvws__frame_hdr_t hdr;
+  uint64_t done;      /* payload bytes of the current frame already read */
+  uvws__buf_t msg;    /* reassembly of messages that did not arrive whole */
+  uint8_t *ctl;       /* control payload split across reads (125 bytes) */
+  unsigned fail_code; /* close code to send when state is FAILED */
+  int fail_err;       /* and the error for the application */
+};
+
+/* Prepares p. from_client: the peer is a client (we are the server).
+ * max_message_size: 0 for no limit. */
+void uvws__proto_init(uvws__proto_t *p, const uvws__proto_cbs_t *cbs,
+                      void *data, int from_client, size_t max_message_size);
+
+/* Releases p's buffers. p may be initialised again afterwards. */
+void uvws__proto_free(uvws__proto_t *p);
+
+/* Reads data[0..len). Masked payloads are unmasked in place, so data must be
+ * writable and is changed. Callbacks are made for every complete event.
+ * Returns the number of bytes consumed: len, or less when a close frame
+ * ended the input or uvws__proto_stop() was called from a callback; or a
+ * negative error (UVWS_EPROTO, UVWS_EBADUTF8, UVWS_ETOOBIG, UV_ENOMEM as -12)
+ * with p->fail_code set to the close code to send (1002, 1007, 1009, 1011).
+ * Errors are sticky: later calls return the same error. */
+long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len);
+
+/* Makes the running uvws__proto_feed() return after the current callback. */
+static inline void uvws__proto_stop(uvws__proto_t *p) {
+  p->stopped = 1;
+}
+
+/* 1 if code may appear in a close frame (RFC 6455 7.4, IANA registry). */
+int uvws__close_code_valid(unsigned code);
+
+#endif
