@@ -104,6 +104,7 @@ void uvws__conn_finish(uvws_conn_t *conn) {
   if (conn->closing)
     return;
   conn->closing = 1;
+  uvws__proto_stop(&conn->proto); /* no events from the rest of a read */
   uv_read_stop((uv_stream_t *)&conn->tcp);
   uv_timer_stop(&conn->timer);
   if (conn->gai != NULL)
@@ -476,7 +477,7 @@ static void conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
-  if (conn->state == UVWS_OPEN && conn->cbs.on_message)
+  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs.on_message)
     conn->cbs.on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);
 }
@@ -493,7 +494,7 @@ static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
 
 static void p_pong(uvws__proto_t *p, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
-  if (conn->cbs.on_pong && conn->state == UVWS_OPEN)
+  if (conn->cbs.on_pong && conn->state == UVWS_OPEN && !conn->closing)
     conn->cbs.on_pong(conn, d, n);
 }
 
@@ -570,6 +571,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(conn->ctx->rbuf, UVWS__READ_BUF);
 }
 
+/* 1 if the bytes from old on may complete an HTTP head (an empty line,
+ * CRLF or bare LF). Saves re-parsing a head that arrives a byte at a time. */
+static int head_may_end(const uvws__buf_t *hs, size_t old) {
+  size_t i = old > 3 ? old - 3 : 0;
+  for (; i + 1 < hs->len; i++) {
+    if (hs->base[i] != '\n')
+      continue;
+    if (hs->base[i + 1] == '\n' ||
+        (hs->base[i + 1] == '\r' && i + 2 < hs->len && hs->base[i + 2] == '\n'))
+      return 1;
+  }
+  return 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   uvws_conn_t *conn = s->data;
 
@@ -587,11 +602,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
   conn->corked = 1;
   if (conn->state == UVWS_CONNECTING && !conn->failed) {
-    if (conn->hs.len + (size_t)nread > conn->limits.max_header_size + 1)
-      nread = (ssize_t)(conn->limits.max_header_size + 1 - conn->hs.len);
+    /* All of it is kept: frames may follow the head in the same read. */
+    size_t old = conn->hs.len;
     if (uvws__buf_append(&conn->hs, buf->base, (size_t)nread) != 0) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
+    } else if (!head_may_end(&conn->hs, old) &&
+               conn->hs.len <= conn->limits.max_header_size) {
+      /* No empty line yet: parsing again would find nothing. */
     } else if (conn->is_client) {
       uvws__client_handshake_read(conn);
     } else {
