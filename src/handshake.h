@@ -121,8 +121,8 @@ int uvws__hs_build_error(uvws__buf_t *out, int status,
  * that is one of the offered protocols (else UVWS_ENOTOFFERED; a protocol
  * when none was offered is also UVWS_ENOTOFFERED), and no
  * Sec-WebSocket-Extensions header unless extensions_offered is non-zero
- * (else UVWS_ENOTOFFERED). On 0, *protocol/*protocol_len give the selected
- * subprotocol (NULL if none), pointing into the parsed buffer. */
+ * (else UVWS_ENOTOFFERED). On 0, *protocol and *protocol_len give the
+ * selected subprotocol (NULL if none), pointing into the parsed buffer. */
 int uvws__hs_check_response(const uvws__http_head_t *head, const char *key,
                             const char *const *protocols,
                             int extensions_offered, const char **protocol,
