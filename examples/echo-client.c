@@ -1,8 +1,9 @@
 /* echo-client: connects to a WebSocket server and sends every message it
  * receives back with its type, until the peer closes.
  *
- *   echo-client URL
+ *   echo-client [--deflate] URL
  *
+ * --deflate offers permessage-deflate.
  * Prints "close CODE REASON" at the end; exits 0 after a clean close and 1
  * otherwise. */
 #include <signal.h>
@@ -40,10 +41,23 @@ int main(int argc, char **argv) {
   uvws_client_t *client;
   uvws_conn_t *conn;
   uvws_callbacks_t cbs;
-  int r;
+  uvws_connect_options_t copts;
+  uvws_deflate_options_t deflate;
+  const char *url = NULL;
+  int r, i;
 
-  if (argc != 2) {
-    fprintf(stderr, "usage: echo-client URL\n");
+  memset(&copts, 0, sizeof(copts));
+  memset(&deflate, 0, sizeof(deflate));
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--deflate") == 0)
+      copts.deflate = &deflate;
+    else if (url == NULL && argv[i][0] != '-')
+      url = argv[i];
+    else
+      url = NULL, i = argc + 1;
+  }
+  if (url == NULL || i > argc) {
+    fprintf(stderr, "usage: echo-client [--deflate] URL\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -53,9 +67,9 @@ int main(int argc, char **argv) {
   cbs.on_close = on_close;
   r = uvws_client_create(loop, NULL, &client);
   if (r == 0)
-    r = uvws_connect(client, argv[1], NULL, &cbs, NULL, &conn);
+    r = uvws_connect(client, url, &copts, &cbs, NULL, &conn);
   if (r != 0) {
-    fprintf(stderr, "echo-client: %s: %s\n", argv[1], uvws_strerror(r));
+    fprintf(stderr, "echo-client: %s: %s\n", url, uvws_strerror(r));
     return 1;
   }
   uvws_conn_set_data(conn, client);

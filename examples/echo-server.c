@@ -1,8 +1,9 @@
 /* echo-server: answers every WebSocket message with the same bytes and type,
  * on any path.
  *
- *   echo-server [--host H] [--port N] [--max-message BYTES]
+ *   echo-server [--host H] [--port N] [--max-message BYTES] [--no-deflate]
  *
+ * permessage-deflate offers are accepted unless --no-deflate is given.
  * Prints "listening on ws://H:PORT/" once it listens (--port 0 picks a free
  * port). SIGINT or SIGTERM closes every connection and exits 0. */
 #include <signal.h>
@@ -38,7 +39,8 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: echo-server [--host H] [--port N] [--max-message BYTES]\n");
+          "usage: echo-server [--host H] [--port N] [--max-message BYTES]"
+          " [--no-deflate]\n");
   exit(2);
 }
 
@@ -56,6 +58,8 @@ int main(int argc, char **argv) {
       port = atoi(argv[++i]);
     else if (strcmp(argv[i], "--max-message") == 0 && i + 1 < argc)
       opts.limits.max_message_size = strtoull(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--no-deflate") == 0)
+      opts.deflate.disable = 1;
     else
       usage();
   }

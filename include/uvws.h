@@ -155,6 +155,37 @@ typedef struct {
   size_t drain_low_water;
 } uvws_limits_t;
 
+/* permessage-deflate (RFC 7692). A field left 0 takes its default.
+ *
+ * Cost: zlib state is allocated only on a connection that negotiated the
+ * extension, on its first compressed message in each direction, and freed
+ * when it closes. Compressing takes (1 << (window_bits + 2)) +
+ * (1 << (mem_level + 9)) bytes and inflating (1 << window_bits), plus about
+ * 13 KiB: about 300 KiB per connection with the defaults (window 15, memory
+ * level 8), about 30 KiB with window 10 and memory level 1. */
+typedef struct {
+  /* Server only: 1 declines every offer. By default offers are accepted. */
+  int disable;
+  /* The server resets its compression context after every message: a
+   * server imposes it, a client asks for it. */
+  int server_no_context_takeover;
+  /* The same for the client's context. */
+  int client_no_context_takeover;
+  /* Largest LZ77 window, 8-15 bits (default 15), for what the server and
+   * the client compress. A server lowers the client's window only when the
+   * client's offer allows it. Messages are sent uncompressed when the
+   * agreed window of this side is 8 bits, which zlib cannot produce. */
+  int server_max_window_bits;
+  int client_max_window_bits;
+  /* zlib compression level 1-9 (default 6) and memory level 1-9
+   * (default 8). */
+  int level;
+  int mem_level;
+  /* Messages shorter than this many bytes are sent uncompressed (default
+   * 0: every message is compressed). */
+  size_t threshold;
+} uvws_deflate_options_t;
+
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 
@@ -165,6 +196,16 @@ typedef struct {
 int uvws_conn_send(uvws_conn_t *conn, uvws_msg_type_t type, const char *data,
                    size_t len);
 int uvws_conn_send_text(uvws_conn_t *conn, const char *data, size_t len);
+
+/* Flags for uvws_conn_send_ex(). */
+enum {
+  /* Send this message uncompressed even when permessage-deflate is on. */
+  UVWS_SEND_NO_COMPRESS = 1
+};
+
+/* uvws_conn_send() with flags (UVWS_SEND_*). UV_EINVAL for unknown flags. */
+int uvws_conn_send_ex(uvws_conn_t *conn, uvws_msg_type_t type,
+                      const char *data, size_t len, unsigned flags);
 int uvws_conn_send_binary(uvws_conn_t *conn, const void *data, size_t len);
 
 /* Sends a whole message without copying it: data is held until cb, which is
@@ -245,6 +286,9 @@ typedef struct {
   const char *const *protocols;
   /* 0 means the client's limits. */
   const uvws_limits_t *limits;
+  /* Offers permessage-deflate with these settings when not NULL (copied).
+   * uvws_conn_extensions() tells whether the server accepted. */
+  const uvws_deflate_options_t *deflate;
 } uvws_connect_options_t;
 
 /* Opens a connection to url ("ws://host[:port][/path][?query]", IPv6
@@ -272,6 +316,8 @@ typedef struct {
   /* Optional upgrade hook. NULL accepts every valid upgrade. */
   uvws_upgrade_cb on_upgrade;
   uvws_limits_t limits;
+  /* permessage-deflate: offers are accepted unless deflate.disable. */
+  uvws_deflate_options_t deflate;
 } uvws_server_options_t;
 
 /* Creates a server on loop. options is copied. Errors: UV_ENOMEM. */

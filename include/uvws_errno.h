@@ -22,7 +22,8 @@
   XX(ECLOSETIMEOUT, -20014, "peer did not complete the close handshake")     \
   XX(EINFRAGMENT, -20015,                                                      \
      "a fragmented message is being sent: finish it first")                  \
-  XX(ETLS, -20016, "TLS failure")
+  XX(ETLS, -20016, "TLS failure")                                          \
+  XX(EDEFLATE, -20017, "invalid permessage-deflate data")
 
 typedef enum {
 #define UVWS__ERR_ENUM(name, code, msg) UVWS_##name = (code),

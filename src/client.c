@@ -67,6 +67,7 @@ static void client_closed(uv_handle_t *h) {
     c->close_cb(c);
   uvws__rand_free(&c->rand);
   free(c->ctx.rbuf);
+  uvws__buf_free(&c->ctx.zbuf);
   free(c);
 }
 
@@ -98,6 +99,7 @@ void uvws__client_conn_free(uvws_conn_t *conn) {
     free(conn->offered);
   }
   free(conn->origin);
+  free(conn->pmd_opts);
   free(conn->host);
   free(conn->target);
   free(conn->host_header);
@@ -280,9 +282,29 @@ int uvws_connect(uvws_client_t *c, const char *url,
     goto fail;
   mbedtls_base64_encode((unsigned char *)conn->key, sizeof(conn->key), &klen,
                         raw, sizeof(raw));
-  r = uvws__hs_build_request(&conn->batch[0].arena, conn->target,
-                             conn->host_header, conn->key, conn->origin,
-                             (const char *const *)conn->offered, NULL);
+  if (options->deflate) {
+    uvws__buf_t ext = {0};
+    conn->pmd_offer = malloc(sizeof(*conn->pmd_offer));
+    conn->pmd_opts = malloc(sizeof(*conn->pmd_opts));
+    if (conn->pmd_offer == NULL || conn->pmd_opts == NULL)
+      goto fail;
+    *conn->pmd_opts = *options->deflate;
+    uvws__deflate_resolve(conn->pmd_offer, options->deflate);
+    if (uvws__buf_append_str(&ext, "Sec-WebSocket-Extensions: ") != 0 ||
+        uvws__pmd_offer(conn->pmd_offer, &ext) != 0 ||
+        uvws__buf_append(&ext, "\r\n", 3) != 0) {
+      uvws__buf_free(&ext);
+      goto fail;
+    }
+    r = uvws__hs_build_request(&conn->batch[0].arena, conn->target,
+                               conn->host_header, conn->key, conn->origin,
+                               (const char *const *)conn->offered, ext.base);
+    uvws__buf_free(&ext);
+  } else {
+    r = uvws__hs_build_request(&conn->batch[0].arena, conn->target,
+                               conn->host_header, conn->key, conn->origin,
+                               (const char *const *)conn->offered, NULL);
+  }
   if (r != 0)
     goto fail;
 
@@ -347,8 +369,19 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
     return;
   }
   r = uvws__hs_check_response(&head, conn->key,
-                              (const char *const *)conn->offered, 0, &proto,
-                              &plen);
+                              (const char *const *)conn->offered,
+                              conn->pmd_offer != NULL, &proto, &plen);
+  if (r == 0 && conn->pmd_offer != NULL) {
+    /* RFC 7692 5: a response that does not validly accept our offer fails
+     * the connection. */
+    uvws__pmd_params_t params;
+    r = uvws__pmd_accept(&head, conn->pmd_offer, &params);
+    if (r == 1) {
+      const uvws__header_t *h = uvws__http_find(&head, "Sec-WebSocket-Extensions");
+      r = uvws__conn_set_deflate(conn, &params, conn->pmd_opts, h->value,
+                                 h->value_len);
+    }
+  }
   if (r == 0 && proto != NULL) {
     conn->protocol = malloc(plen + 1);
     if (conn->protocol == NULL) {

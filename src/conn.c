@@ -146,6 +146,11 @@ static void conn_free(uvws_conn_t *conn) {
     free(conn->batch[i].segs);
   }
   uvws__proto_free(&conn->proto);
+  if (conn->pmd) {
+    uvws__pmd_free(conn->pmd);
+    free(conn->pmd);
+  }
+  free(conn->pmd_offer);
   uvws__buf_free(&conn->hs);
   free(conn->close_reason);
   free(conn->url);
@@ -240,10 +245,12 @@ int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
 
 /* Frames a payload straight into the filling batch: header, then the
  * payload copied (masked for a client), or referenced when nocopy and no
- * mask is needed. */
+ * mask is needed. payload: how many bytes this adds to bufferedAmount (the
+ * application's bytes, before any compression). */
 static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
-                       const char *data, size_t len, int is_payload,
-                       int nocopy, uvws_send_cb cb, void *arg) {
+                       unsigned rsv, const char *data, size_t len,
+                       size_t payload, int nocopy, uvws_send_cb cb,
+                       void *arg) {
   uvws__wbatch_t *b = filling(conn);
   uint8_t mask[4];
   uint8_t *out;
@@ -260,7 +267,7 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
   if (r != 0)
     return r;
   out = (uint8_t *)b->arena.base + b->arena.len;
-  hlen = uvws__frame_encode(out, fin, 0, opcode, len,
+  hlen = uvws__frame_encode(out, fin, rsv, opcode, len,
                             conn->is_client ? mask : NULL);
   if (copy) {
     if (conn->is_client)
@@ -277,12 +284,70 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
       return r;
     }
   }
-  if (is_payload) {
-    b->payload += len;
-    conn->buffered += len;
+  if (payload) {
+    b->payload += payload;
+    conn->buffered += payload;
     if (conn->buffered > conn->limits.drain_low_water)
       conn->drain_armed = 1;
   }
+  return 0;
+}
+
+/* Compresses a message part into the context's scratch buffer when
+ * permessage-deflate is on for it (RFC 7692 7.2.1); *data and *len then
+ * describe the compressed bytes. */
+static int compress_part(uvws_conn_t *conn, const char **data, size_t *len,
+                         int fin) {
+  uvws__buf_t *z = &conn->ctx->zbuf;
+  int r;
+  z->len = 0;
+  r = uvws__pmd_deflate(conn->pmd, (const uint8_t *)*data, *len, fin, z);
+  if (r != 0)
+    return r;
+  *data = z->base ? z->base : "";
+  *len = z->len;
+  return 0;
+}
+
+void uvws__deflate_resolve(uvws__pmd_config_t *out,
+                           const uvws_deflate_options_t *in) {
+  static const uvws_deflate_options_t none;
+  if (in == NULL)
+    in = &none;
+  out->server_no_context_takeover = in->server_no_context_takeover ? 1 : 0;
+  out->client_no_context_takeover = in->client_no_context_takeover ? 1 : 0;
+  out->server_max_window_bits =
+      (uint8_t)(in->server_max_window_bits >= 8 &&
+                        in->server_max_window_bits <= 15
+                    ? in->server_max_window_bits
+                    : 15);
+  out->client_max_window_bits =
+      (uint8_t)(in->client_max_window_bits >= 8 &&
+                        in->client_max_window_bits <= 15
+                    ? in->client_max_window_bits
+                    : 15);
+  out->level = in->level >= 1 && in->level <= 9 ? in->level : 6;
+  out->mem_level =
+      in->mem_level >= 1 && in->mem_level <= 9 ? in->mem_level : 8;
+}
+
+int uvws__conn_set_deflate(uvws_conn_t *conn, const uvws__pmd_params_t *params,
+                           const uvws_deflate_options_t *opts,
+                           const char *extensions, size_t extensions_len) {
+  uvws__pmd_config_t cfg;
+  uvws__deflate_resolve(&cfg, opts);
+  conn->pmd = malloc(sizeof(*conn->pmd));
+  conn->extensions = malloc(extensions_len + 1);
+  if (conn->pmd == NULL || conn->extensions == NULL) {
+    free(conn->pmd);
+    conn->pmd = NULL;
+    return UV_ENOMEM;
+  }
+  memcpy(conn->extensions, extensions, extensions_len);
+  conn->extensions[extensions_len] = '\0';
+  uvws__pmd_init(conn->pmd, params, cfg.level, cfg.mem_level);
+  uvws__proto_set_deflate(&conn->proto, conn->pmd);
+  conn->deflate_threshold = opts ? opts->threshold : 0;
   return 0;
 }
 
@@ -446,7 +511,7 @@ static int queue_close(uvws_conn_t *conn, unsigned code, const char *reason,
       memcpy(body + 2, reason, reason_len);
     n = 2 + reason_len;
   }
-  r = queue_frame(conn, UVWS__OP_CLOSE, 1, body, n, 0, 0, NULL, NULL);
+  r = queue_frame(conn, UVWS__OP_CLOSE, 1, 0, body, n, 0, 0, NULL, NULL);
   if (r != 0)
     return r;
   filling(conn)->has_close = 1;
@@ -488,7 +553,7 @@ static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
    * close frame is already out. */
   if (conn->close_sent || conn->closing)
     return;
-  if (queue_frame(conn, UVWS__OP_PONG, 1, d, n, 0, 0, NULL, NULL) != 0)
+  if (queue_frame(conn, UVWS__OP_PONG, 1, 0, d, n, 0, 0, NULL, NULL) != 0)
     conn_fail(conn, UV_ENOMEM, 1011);
 }
 
@@ -657,21 +722,33 @@ static void after_queue(uvws_conn_t *conn) {
 }
 
 static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
-                        const char *data, size_t len, int nocopy,
-                        uvws_send_cb cb, void *arg) {
+                        const char *data, size_t len, unsigned flags,
+                        int nocopy, uvws_send_cb cb, void *arg) {
+  unsigned rsv = 0;
+  size_t wire_len = len;
+  const char *wire = data;
   int r = check_send(conn);
   if (r != 0)
     return r;
   if (conn->frag_open)
     return UVWS_EINFRAGMENT;
-  if (type != UVWS_TEXT && type != UVWS_BINARY)
+  if ((type != UVWS_TEXT && type != UVWS_BINARY) ||
+      (flags & ~(unsigned)UVWS_SEND_NO_COMPRESS))
     return UV_EINVAL;
   if (len > 0 && data == NULL)
     return UV_EINVAL;
   if (type == UVWS_TEXT && !uvws__utf8_is_valid(data, len))
     return UVWS_EBADUTF8;
+  if (conn->pmd && !(flags & UVWS_SEND_NO_COMPRESS) &&
+      len >= conn->deflate_threshold && uvws__pmd_can_compress(conn->pmd)) {
+    r = compress_part(conn, &wire, &wire_len, 1);
+    if (r != 0)
+      return r;
+    rsv = UVWS__RSV1;
+    nocopy = 0; /* the compressed copy is sent; cb still waits for it */
+  }
   r = queue_frame(conn, type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY,
-                  1, data, len, 1, nocopy, cb, arg);
+                  1, rsv, wire, wire_len, len, nocopy, cb, arg);
   if (r != 0)
     return r;
   after_queue(conn);
@@ -680,15 +757,20 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
 
 int uvws_conn_send(uvws_conn_t *conn, uvws_msg_type_t type, const char *data,
                    size_t len) {
-  return send_message(conn, type, data, len, 0, NULL, NULL);
+  return send_message(conn, type, data, len, 0, 0, NULL, NULL);
+}
+
+int uvws_conn_send_ex(uvws_conn_t *conn, uvws_msg_type_t type,
+                      const char *data, size_t len, unsigned flags) {
+  return send_message(conn, type, data, len, flags, 0, NULL, NULL);
 }
 
 int uvws_conn_send_text(uvws_conn_t *conn, const char *data, size_t len) {
-  return send_message(conn, UVWS_TEXT, data, len, 0, NULL, NULL);
+  return send_message(conn, UVWS_TEXT, data, len, 0, 0, NULL, NULL);
 }
 
 int uvws_conn_send_binary(uvws_conn_t *conn, const void *data, size_t len) {
-  return send_message(conn, UVWS_BINARY, data, len, 0, NULL, NULL);
+  return send_message(conn, UVWS_BINARY, data, len, 0, 0, NULL, NULL);
 }
 
 int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
@@ -696,13 +778,15 @@ int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
                           void *arg) {
   if (cb == NULL)
     return UV_EINVAL;
-  return send_message(conn, type, data, len, 1, cb, arg);
+  return send_message(conn, type, data, len, 0, 1, cb, arg);
 }
 
 int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
                             const char *data, size_t len, int is_last) {
-  unsigned op;
-  uint8_t st;
+  unsigned op, rsv = 0;
+  uint8_t st, compressed;
+  const char *wire = data;
+  size_t wire_len = len;
   int r = check_send(conn);
   if (r != 0)
     return r;
@@ -714,8 +798,12 @@ int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
     conn->frag_type = (uint8_t)type;
     conn->frag_utf8 = UVWS__UTF8_ACCEPT;
     op = type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY;
+    /* RFC 7692 6.1: RSV1 on the first frame marks the whole message. */
+    compressed = conn->pmd && uvws__pmd_can_compress(conn->pmd);
+    rsv = compressed ? UVWS__RSV1 : 0;
   } else {
     op = UVWS__OP_CONT;
+    compressed = conn->frag_compressed;
   }
   st = conn->frag_utf8;
   if (conn->frag_type == UVWS_TEXT) {
@@ -723,10 +811,17 @@ int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
     if (st == UVWS__UTF8_REJECT || (is_last && st != UVWS__UTF8_ACCEPT))
       return UVWS_EBADUTF8;
   }
-  r = queue_frame(conn, op, is_last ? 1 : 0, data, len, 1, 0, NULL, NULL);
+  if (compressed) {
+    r = compress_part(conn, &wire, &wire_len, is_last);
+    if (r != 0)
+      return r;
+  }
+  r = queue_frame(conn, op, is_last ? 1 : 0, rsv, wire, wire_len, len, 0,
+                  NULL, NULL);
   if (r != 0)
     return r;
   conn->frag_utf8 = st;
+  conn->frag_compressed = compressed;
   conn->frag_open = is_last ? 0 : 1;
   after_queue(conn);
   return 0;
@@ -738,7 +833,7 @@ int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len) {
     return r;
   if (len > UVWS__MAX_CONTROL || (len > 0 && data == NULL))
     return UV_EINVAL;
-  r = queue_frame(conn, UVWS__OP_PING, 1, data, len, 0, 0, NULL, NULL);
+  r = queue_frame(conn, UVWS__OP_PING, 1, 0, data, len, 0, 0, NULL, NULL);
   if (r != 0)
     return r;
   after_queue(conn);

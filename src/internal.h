@@ -4,6 +4,7 @@
 
 #include "uvws.h"
 #include "buf.h"
+#include "deflate.h"
 #include "handshake.h"
 #include "proto.h"
 #include "rand.h"
@@ -29,6 +30,7 @@ typedef struct uvws__ctx_s {
   size_t nconns;
   uvws_limits_t limits;
   uvws__rand_t *rand; /* clients only */
+  uvws__buf_t zbuf;   /* scratch for compressing a message, reused */
   int closing;
   /* Called when the last connection of a closing context is gone. */
   void (*on_last_conn)(struct uvws__ctx_s *ctx);
@@ -95,6 +97,13 @@ struct uvws_conn_s {
   size_t buffered;       /* bufferedAmount */
   uvws__wbatch_t batch[2];
 
+  /* permessage-deflate */
+  uvws__pmd_t *pmd;      /* when negotiated */
+  uvws__pmd_config_t *pmd_offer; /* client: what was offered */
+  uvws_deflate_options_t *pmd_opts;
+  size_t deflate_threshold;
+  uint8_t frag_compressed; /* the fragmented message being sent is */
+
   uvws__buf_t hs;        /* handshake bytes while CONNECTING */
   char *url;
   char *protocol;
@@ -128,6 +137,13 @@ void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
                             const char *extra_headers);
 void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
                           const uvws_limits_t *fallback);
+void uvws__deflate_resolve(uvws__pmd_config_t *out,
+                           const uvws_deflate_options_t *in);
+/* Turns permessage-deflate on for conn with what was agreed; extensions is
+ * the negotiated header value (copied). 0 or UV_ENOMEM. */
+int uvws__conn_set_deflate(uvws_conn_t *conn, const uvws__pmd_params_t *params,
+                           const uvws_deflate_options_t *opts,
+                           const char *extensions, size_t extensions_len);
 
 /* Per-role handshake reads, called by conn.c while CONNECTING. */
 void uvws__client_handshake_read(uvws_conn_t *conn);

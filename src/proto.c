@@ -99,12 +99,41 @@ static long data_chunk(uvws__proto_t *p, const uint8_t *d, size_t n) {
   return 0;
 }
 
+/* Inflates a piece of a compressed message (fin: its last piece) into the
+ * reassembly buffer. The limit and UTF-8 are checked on what comes out, as
+ * it comes out, so a small frame cannot expand past max_message_size
+ * (RFC 7692 8) and invalid text fails at once. */
+static long inflate_chunk(uvws__proto_t *p, const uint8_t *d, size_t n,
+                          int fin) {
+  size_t before = p->msg.len;
+  int r = uvws__pmd_inflate(p->pmd, d, n, fin, &p->msg, p->max_message_size);
+  if (r == UVWS_ETOOBIG)
+    return fail(p, 1009, UVWS_ETOOBIG);
+  if (r == UVWS__ENOMEM)
+    return fail(p, 1011, UVWS__ENOMEM);
+  if (r != 0)
+    return fail(p, 1007, UVWS_EDEFLATE);
+  if (p->msg_opcode == UVWS__OP_TEXT) {
+    p->utf8 = uvws__utf8_validate(
+        p->utf8, (const uint8_t *)p->msg.base + before, p->msg.len - before);
+    if (p->utf8 == UVWS__UTF8_REJECT)
+      return fail(p, 1007, UVWS_EBADUTF8);
+  }
+  return 0;
+}
+
 /* The current data frame ended. */
 static long data_end(uvws__proto_t *p) {
   unsigned op;
 
   if (!p->hdr.fin)
     return 0;
+  if (p->compressed) {
+    long r = inflate_chunk(p, NULL, 0, 1);
+    if (r < 0)
+      return r;
+    p->compressed = 0;
+  }
   if (p->msg_opcode == UVWS__OP_TEXT && p->utf8 != UVWS__UTF8_ACCEPT)
     return fail(p, 1007, UVWS_EBADUTF8); /* ends inside a character */
   op = p->msg_opcode;
@@ -128,6 +157,11 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
   if (code != 0)
     return fail(p, (unsigned)code, UVWS_EPROTO);
   p->done = 0;
+  /* RFC 7692 6: RSV1 marks a compressed message on its first frame only;
+   * control frames are never compressed. */
+  if ((h->rsv & UVWS__RSV1) &&
+      (uvws__op_is_control(h->opcode) || h->opcode == UVWS__OP_CONT))
+    return fail(p, 1002, UVWS_EPROTO);
 
   if (uvws__op_is_control(h->opcode)) {
     if (h->len <= avail) {
@@ -144,13 +178,17 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
     return 0;
   }
 
-  /* 1009 before the excess is buffered: the header tells the size. */
+  if (h->opcode != UVWS__OP_CONT)
+    p->compressed = (h->rsv & UVWS__RSV1) != 0;
+  /* 1009 before the excess is buffered: the header tells the size (of the
+   * compressed bytes, for a compressed message; inflating checks the
+   * rest). */
   if (h->len > p->max_message_size ||
-      p->msg.len > p->max_message_size - h->len)
+      (!p->compressed && p->msg.len > p->max_message_size - h->len))
     return fail(p, 1009, UVWS_ETOOBIG);
 
   if (h->opcode != UVWS__OP_CONT) {
-    if (h->fin && h->len <= avail) {
+    if (h->fin && h->len <= avail && !p->compressed) {
       /* A message that arrived whole: deliver it from the input, without
        * copying or allocating. */
       size_t n = (size_t)h->len;
@@ -168,7 +206,7 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
   if (h->len > 0) {
     size_t want = h->len < UVWS__MSG_RESERVE ? (size_t)h->len
                                               : UVWS__MSG_RESERVE;
-    if (uvws__buf_reserve(&p->msg, want) != 0)
+    if (!p->compressed && uvws__buf_reserve(&p->msg, want) != 0)
       return fail(p, 1011, UVWS__ENOMEM);
     p->state = UVWS__PS_PAYLOAD;
     return 0;
@@ -230,6 +268,8 @@ long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len) {
         memcpy(p->ctl + p->ctl_len, d + pos, n);
         p->ctl_len = (uint8_t)(p->ctl_len + n);
         r = 0;
+      } else if (p->compressed) {
+        r = inflate_chunk(p, d + pos, n, 0);
       } else {
         r = data_chunk(p, d + pos, n);
       }

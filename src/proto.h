@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "deflate.h"
 #include "frame.h"
 
 typedef struct uvws__proto_s uvws__proto_t;
@@ -53,6 +54,7 @@ struct uvws__proto_s {
   uint8_t stopped;    /* the owner asked feed to return after a callback */
   uint8_t msg_opcode; /* TEXT/BINARY while a fragmented message is open */
   uint8_t utf8;       /* UTF-8 state of the open text message */
+  uint8_t compressed; /* the open message has RSV1: inflate it */
   uint8_t hdr_len;    /* bytes of a split header held in hdr_buf */
   uint8_t ctl_len;    /* bytes of a split control payload held in ctl */
   uint8_t hdr_buf[UVWS__MAX_HEADER];
@@ -60,6 +62,7 @@ struct uvws__proto_s {
   uint64_t done;      /* payload bytes of the current frame already read */
   uvws__buf_t msg;    /* reassembly of messages that did not arrive whole */
   uint8_t *ctl;       /* control payload split across reads (125 bytes) */
+  uvws__pmd_t *pmd;   /* permessage-deflate, when negotiated */
   unsigned fail_code; /* close code to send when state is FAILED */
   int fail_err;       /* and the error for the application */
 };
@@ -69,6 +72,14 @@ struct uvws__proto_s {
 void uvws__proto_init(uvws__proto_t *p, const uvws__proto_cbs_t *cbs,
                       void *data, int from_client, size_t max_message_size);
 
+/* Turns on permessage-deflate decoding with pmd (owned by the caller, kept
+ * until uvws__proto_free): RSV1 becomes legal on a message's first frame. */
+static inline void uvws__proto_set_deflate(uvws__proto_t *p,
+                                           uvws__pmd_t *pmd) {
+  p->pmd = pmd;
+  p->rsv_allowed = UVWS__RSV1;
+}
+
 /* Releases p's buffers. p may be initialised again afterwards. */
 void uvws__proto_free(uvws__proto_t *p);
 
@@ -76,8 +87,10 @@ void uvws__proto_free(uvws__proto_t *p);
  * writable and is changed. Callbacks are made for every complete event.
  * Returns the number of bytes consumed: len, or less when a close frame
  * ended the input or uvws__proto_stop() was called from a callback; or a
- * negative error (UVWS_EPROTO, UVWS_EBADUTF8, UVWS_ETOOBIG, UV_ENOMEM as -12)
- * with p->fail_code set to the close code to send (1002, 1007, 1009, 1011).
+ * negative error (UVWS_EPROTO, UVWS_EBADUTF8, UVWS_ETOOBIG, UVWS_EDEFLATE,
+ * UV_ENOMEM as -12) with p->fail_code set to the close code to send (1002,
+ * 1007, 1009, 1011). With deflate, the size limit and UTF-8 apply to the
+ * inflated bytes, checked while inflating. 
  * Errors are sticky: later calls return the same error. */
 long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len);
 

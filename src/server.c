@@ -130,6 +130,7 @@ static void server_closed(uv_handle_t *h) {
     cb(s);
   free(s->listeners);
   free(s->ctx.rbuf);
+  uvws__buf_free(&s->ctx.zbuf);
   free(s);
 }
 
@@ -302,6 +303,23 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
       return;
     }
   }
+  if (!s->opts.deflate.disable) {
+    uvws__pmd_config_t cfg;
+    uvws__pmd_params_t params;
+    uvws__buf_t ext = {0};
+    int r;
+    uvws__deflate_resolve(&cfg, &s->opts.deflate);
+    r = uvws__pmd_negotiate(&head, &cfg, &params, &ext);
+    if (r == 1)
+      r = uvws__conn_set_deflate(conn, &params, &s->opts.deflate, ext.base,
+                                 ext.len);
+    uvws__buf_free(&ext);
+    if (r != 0) {
+      uvws__buf_free(&offered);
+      uvws__conn_http_refuse(conn, r == UVWS_EHANDSHAKE ? 400 : 500, NULL);
+      return;
+    }
+  }
   if (req.cbs_set)
     conn->cbs = req.cbs;
   conn->data = req.data;
@@ -310,7 +328,7 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
     conn->protocol = malloc(strlen(req.selected) + 1);
   if (conn->url == NULL || (req.selected && conn->protocol == NULL) ||
       uvws__hs_build_101(&conn->batch[conn->fill].arena, accept,
-                         req.selected, NULL) != 0) {
+                         req.selected, conn->extensions) != 0) {
     uvws__buf_free(&offered);
     uvws__conn_http_refuse(conn, 500, NULL);
     return;
