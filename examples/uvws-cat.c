@@ -1,7 +1,8 @@
 /* uvws-cat: a WebSocket client for the terminal. Each line of standard input
  * is sent as a text message; each message received is printed on a line of
- * its own (binary ones as "[binary N bytes]"). At the end of input the
- * connection is closed with 1000.
+ * its own (binary ones as "[binary N bytes]"). At the end of input, once no
+ * message has arrived for half a second (so that replies to the last lines
+ * are still printed), the connection is closed with 1000.
  *
  *   uvws-cat URL
  *
@@ -22,6 +23,14 @@ static char line[65536];
 static size_t line_len;
 static int exit_code = 1;
 static int input_done;
+static uv_timer_t quiet;
+
+#define QUIET_MS 500
+
+static void on_quiet(uv_timer_t *t) {
+  (void)t;
+  uvws_conn_close(conn, 1000, NULL, 0);
+}
 
 static void stop_input(void) {
   if (in != NULL && !uv_is_closing((uv_handle_t *)in))
@@ -53,7 +62,7 @@ static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
       send_line();
     input_done = 1;
     stop_input();
-    uvws_conn_close(conn, 1000, NULL, 0);
+    uv_timer_start(&quiet, on_quiet, QUIET_MS, 0);
     return;
   }
   for (i = 0; i < n; i++) {
@@ -85,6 +94,8 @@ static void on_open(uvws_conn_t *c) {
 static void on_message(uvws_conn_t *c, uvws_msg_type_t type, const char *data,
                        size_t len) {
   (void)c;
+  if (input_done)
+    uv_timer_start(&quiet, on_quiet, QUIET_MS, 0);
   if (type == UVWS_TEXT)
     printf("%.*s\n", (int)len, data);
   else
@@ -106,6 +117,7 @@ static void on_close(uvws_conn_t *c, int code, const char *reason,
             reason);
   exit_code = was_clean ? 0 : 1;
   stop_input();
+  uv_close((uv_handle_t *)&quiet, NULL);
   uvws_client_close(client, NULL);
 }
 
@@ -131,6 +143,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uvws-cat: %s: %s\n", argv[1], uvws_strerror(r));
     return 1;
   }
+  uv_timer_init(loop, &quiet);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);
   return exit_code;
