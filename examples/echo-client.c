@@ -1,9 +1,11 @@
 /* echo-client: connects to a WebSocket server and sends every message it
  * receives back with its type, until the peer closes.
  *
- *   echo-client [--deflate] URL
+ *   echo-client [--deflate] [--ca FILE] URL
  *
- * --deflate offers permessage-deflate.
+ * --deflate offers permessage-deflate. URL may be ws:// or wss://; a wss://
+ * server's certificate is verified against the CAs in FILE (PEM), or by
+ * default against the system's.
  * Prints "close CODE REASON" at the end; exits 0 after a clean close and 1
  * otherwise. */
 #include <signal.h>
@@ -43,21 +45,25 @@ int main(int argc, char **argv) {
   uvws_callbacks_t cbs;
   uvws_connect_options_t copts;
   uvws_deflate_options_t deflate;
+  uvws_client_options_t client_opts;
   const char *url = NULL;
   int r, i;
 
   memset(&copts, 0, sizeof(copts));
   memset(&deflate, 0, sizeof(deflate));
+  memset(&client_opts, 0, sizeof(client_opts));
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--deflate") == 0)
       copts.deflate = &deflate;
+    else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc)
+      client_opts.tls.ca_file = argv[++i];
     else if (url == NULL && argv[i][0] != '-')
       url = argv[i];
     else
       url = NULL, i = argc + 1;
   }
   if (url == NULL || i > argc) {
-    fprintf(stderr, "usage: echo-client [--deflate] URL\n");
+    fprintf(stderr, "usage: echo-client [--deflate] [--ca FILE] URL\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -65,9 +71,12 @@ int main(int argc, char **argv) {
   cbs.on_message = on_message;
   cbs.on_error = on_error;
   cbs.on_close = on_close;
-  r = uvws_client_create(loop, NULL, &client);
-  if (r == 0)
-    r = uvws_connect(client, url, &copts, &cbs, NULL, &conn);
+  r = uvws_client_create(loop, &client_opts, &client);
+  if (r != 0) {
+    fprintf(stderr, "echo-client: %s\n", uvws_strerror(r));
+    return 1;
+  }
+  r = uvws_connect(client, url, &copts, &cbs, NULL, &conn);
   if (r != 0) {
     fprintf(stderr, "echo-client: %s: %s\n", url, uvws_strerror(r));
     return 1;

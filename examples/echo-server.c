@@ -2,10 +2,13 @@
  * on any path.
  *
  *   echo-server [--host H] [--port N] [--max-message BYTES] [--no-deflate]
+ *               [--tls-cert FILE --tls-key FILE]
  *
  * permessage-deflate offers are accepted unless --no-deflate is given.
- * Prints "listening on ws://H:PORT/" once it listens (--port 0 picks a free
- * port). SIGINT or SIGTERM closes every connection and exits 0. */
+ * With --tls-cert and --tls-key (PEM: the certificate chain and its key) it
+ * serves wss:// instead of ws://. Prints "listening on ws://H:PORT/" (or
+ * wss://) once it listens (--port 0 picks a free port). SIGINT or SIGTERM
+ * closes every connection and exits 0. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,13 +43,14 @@ static void on_signal(uv_signal_t *s, int signum) {
 static void usage(void) {
   fprintf(stderr,
           "usage: echo-server [--host H] [--port N] [--max-message BYTES]"
-          " [--no-deflate]\n");
+          " [--no-deflate]\n"
+          "                   [--tls-cert FILE --tls-key FILE]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
-  int port = 9001, r, i;
+  int port = 9001, r, i, tls;
   uvws_server_options_t opts;
   uv_loop_t *loop = uv_default_loop();
 
@@ -60,24 +64,37 @@ int main(int argc, char **argv) {
       opts.limits.max_message_size = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--no-deflate") == 0)
       opts.deflate.disable = 1;
+    else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc)
+      opts.tls.cert_file = argv[++i];
+    else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
+      opts.tls.key_file = argv[++i];
     else
       usage();
   }
+  if ((opts.tls.cert_file == NULL) != (opts.tls.key_file == NULL))
+    usage();
+  tls = opts.tls.cert_file != NULL;
   opts.callbacks.on_message = on_message;
   opts.callbacks.on_error = on_error;
 
   signal(SIGPIPE, SIG_IGN);
   r = uvws_server_create(loop, &opts, &server);
-  if (r == 0)
+  if (r != 0) {
+    fprintf(stderr, "echo-server: %s\n", uvws_strerror(r));
+    return 1;
+  }
+  if (tls)
+    r = uvws_server_listen_tls(server, host, port, 0);
+  else
     r = uvws_server_listen(server, host, port, 0);
   if (r != 0) {
     fprintf(stderr, "echo-server: cannot listen on %s:%d: %s\n", host, port,
             uvws_strerror(r));
     return 1;
   }
-  printf(strchr(host, ':') ? "listening on ws://[%s]:%d/\n"
-                           : "listening on ws://%s:%d/\n",
-         host, uvws_server_port(server));
+  printf(strchr(host, ':') ? "listening on %s://[%s]:%d/\n"
+                           : "listening on %s://%s:%d/\n",
+         tls ? "wss" : "ws", host, uvws_server_port(server));
   fflush(stdout);
 
   uv_signal_init(loop, &sigint);

@@ -4,8 +4,10 @@
  * message has arrived for half a second (so that replies to the last lines
  * are still printed), the connection is closed with 1000.
  *
- *   uvws-cat URL
+ *   uvws-cat [--ca FILE] URL
  *
+ * URL may be ws:// or wss://; a wss:// server's certificate is verified
+ * against the CAs in FILE (PEM), or by default against the system's.
  * Exit status: 0 after a clean close, 1 otherwise. */
 #include <signal.h>
 #include <stdio.h>
@@ -124,10 +126,18 @@ static void on_close(uvws_conn_t *c, int code, const char *reason,
 int main(int argc, char **argv) {
   uv_loop_t *loop = uv_default_loop();
   uvws_callbacks_t cbs;
+  uvws_client_options_t opts;
+  const char *url;
   int r;
 
-  if (argc != 2) {
-    fprintf(stderr, "usage: uvws-cat URL\n");
+  memset(&opts, 0, sizeof(opts));
+  if (argc == 4 && strcmp(argv[1], "--ca") == 0) {
+    opts.tls.ca_file = argv[2];
+    url = argv[3];
+  } else if (argc == 2 && argv[1][0] != '-') {
+    url = argv[1];
+  } else {
+    fprintf(stderr, "usage: uvws-cat [--ca FILE] URL\n");
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -136,11 +146,14 @@ int main(int argc, char **argv) {
   cbs.on_message = on_message;
   cbs.on_error = on_error;
   cbs.on_close = on_close;
-  r = uvws_client_create(loop, NULL, &client);
-  if (r == 0)
-    r = uvws_connect(client, argv[1], NULL, &cbs, NULL, &conn);
+  r = uvws_client_create(loop, &opts, &client);
   if (r != 0) {
-    fprintf(stderr, "uvws-cat: %s: %s\n", argv[1], uvws_strerror(r));
+    fprintf(stderr, "uvws-cat: %s\n", uvws_strerror(r));
+    return 1;
+  }
+  r = uvws_connect(client, url, NULL, &cbs, NULL, &conn);
+  if (r != 0) {
+    fprintf(stderr, "uvws-cat: %s: %s\n", url, uvws_strerror(r));
     return 1;
   }
   uv_timer_init(loop, &quiet);

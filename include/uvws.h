@@ -187,6 +187,60 @@ typedef struct {
 } uvws_deflate_options_t;
 
 /* ------------------------------------------------------------------------ */
+/* TLS (wss://)                                                              */
+
+/* Whether a TLS server asks its clients for a certificate. */
+typedef enum {
+  /* Not asked for (the default). */
+  UVWS_TLS_CLIENT_CERT_NONE = 0,
+  /* Asked for: a client without one is accepted; a client whose
+   * certificate fails verification against ca_file / ca_pem is refused. */
+  UVWS_TLS_CLIENT_CERT_OPTIONAL = 1,
+  /* A certificate that verifies against ca_file / ca_pem is required. */
+  UVWS_TLS_CLIENT_CERT_REQUIRED = 2
+} uvws_tls_client_cert_t;
+
+/* TLS settings of a client or a server (uvws_client_options_t.tls,
+ * uvws_server_options_t.tls). A field left 0 or NULL takes its default.
+ *
+ * Certificates, keys and CA lists are PEM, each given either as a file name
+ * (..._file) or as the PEM text itself, NUL-terminated (..._pem), not both.
+ * They are read and parsed once, by uvws_client_create() or
+ * uvws_server_create(), and shared by every connection; the strings are
+ * not used after that call returns.
+ *
+ * Every connection uses TLS 1.2 with ECDHE key exchange and AES-GCM or
+ * ChaCha20-Poly1305 only, offers or selects ALPN "http/1.1", and accepts
+ * certificates with SHA-2 signatures and RSA keys of 2048 bits or more or
+ * ECDSA keys on P-256, P-384 or P-521. Renegotiation is refused. */
+typedef struct {
+  /* This side's certificate chain (its own certificate first, then the
+   * intermediates) and private key. Required by uvws_server_listen_tls().
+   * A client presents them when a server asks for a certificate. */
+  const char *cert_file;
+  const char *cert_pem;
+  const char *key_file;
+  const char *key_pem;
+  /* Password of an encrypted private key, or NULL. */
+  const char *key_password;
+  /* Trusted CAs. Client: the server's certificate must chain to one of
+   * them; by default the system's bundle
+   * (/etc/ssl/certs/ca-certificates.crt, Debian's ca-certificates), read
+   * at the first wss:// connection. Server: the CAs that issue client
+   * certificates; required when client_cert is not NONE. */
+  const char *ca_file;
+  const char *ca_pem;
+  /* Server only: UVWS_TLS_CLIENT_CERT_NONE (default), _OPTIONAL or
+   * _REQUIRED. */
+  uvws_tls_client_cert_t client_cert;
+  /* Client only. Non-zero turns off every check of the server's
+   * certificate and name: anyone between the client and the server can
+   * then read and change the traffic. For tests with throwaway
+   * certificates only; never in a program that talks to real servers. */
+  int insecure_skip_verify_for_testing;
+} uvws_tls_options_t;
+
+/* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 
 /* Sends a whole message. The bytes are copied. Text must be valid UTF-8
@@ -259,17 +313,44 @@ uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn);
 void *uvws_conn_get_data(const uvws_conn_t *conn);
 void uvws_conn_set_data(uvws_conn_t *conn, void *data);
 
+/* The mbedTLS error code (negative, see mbedtls_strerror()) of the TLS
+ * failure that ended the connection: what lies behind UVWS_ETLS and the
+ * UVWS_ECERT* codes. 0 for a connection without TLS or without a TLS
+ * failure. Valid until on_close returns. */
+int uvws_conn_tls_error(const uvws_conn_t *conn);
+/* The TLS cipher suite ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"), or NULL
+ * for a ws:// connection and before the TLS handshake completed. The string
+ * is static. */
+const char *uvws_conn_tls_cipher(const uvws_conn_t *conn);
+/* Writes the subject of the peer's certificate ("CN=alice, O=Example"),
+ * NUL-terminated, into buf of size bytes. Returns its length, UV_ENOENT
+ * when the peer sent no certificate (ws://, a client that was not asked or
+ * did not send one) or the TLS handshake has not completed, UV_ENOBUFS when
+ * buf is too small. On a server, a certificate that is there was verified
+ * against the client CAs. */
+int uvws_conn_tls_peer_subject(const uvws_conn_t *conn, char *buf,
+                               size_t size);
+
 /* ------------------------------------------------------------------------ */
 /* Client                                                                    */
 
 typedef struct {
   uvws_limits_t limits;
+  /* TLS settings for wss:// connections. */
+  uvws_tls_options_t tls;
 } uvws_client_options_t;
 
 /* Creates a client context on loop: a random generator for keys and masks,
  * a shared receive buffer and defaults shared by its connections. options
- * may be NULL (defaults). Errors: UV_ENOMEM, UVWS_ETLS (random generator
- * could not be seeded). */
+ * may be NULL (defaults). When options->tls gives a certificate, a key, a
+ * CA or insecure_skip_verify_for_testing, the TLS configuration is built
+ * here; otherwise at the first wss:// connection. Errors: UV_ENOMEM,
+ * UVWS_ETLS (random generator could not be seeded); from the TLS
+ * settings: UV_EINVAL (a file and a PEM for the same item, a certificate
+ * without a key or a key without a certificate), file errors (UV_ENOENT,
+ * UV_EACCES...), UVWS_ETLSCONFIG (unparsable PEM, a wrong key password, a
+ * key that does not match the certificate). In a build without TLS
+ * (UVWS_WITH_TLS=OFF) the TLS settings are ignored. */
 int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
                        uvws_client_t **client);
 
@@ -291,12 +372,27 @@ typedef struct {
   const uvws_deflate_options_t *deflate;
 } uvws_connect_options_t;
 
-/* Opens a connection to url ("ws://host[:port][/path][?query]", IPv6
- * literals in brackets). Strings are copied. cbs is copied. data is the
- * connection's user pointer. On 0, *conn is CONNECTING and exactly one
- * on_close will follow (after on_open if the handshake succeeds, after
- * on_error if it fails). Errors: UVWS_EBADURL, UV_ENOMEM, UV_EINVAL
- * (a subprotocol that is not an HTTP token). */
+/* Opens a connection to url ("ws://host[:port][/path][?query]" or
+ * "wss://...", IPv6 literals in brackets). Strings are copied. cbs is
+ * copied. data is the connection's user pointer. On 0, *conn is CONNECTING
+ * and exactly one on_close will follow (after on_open if the handshake
+ * succeeds, after on_error if it fails). Errors: UVWS_EBADURL, UV_ENOMEM,
+ * UV_EINVAL (a subprotocol that is not an HTTP token); for wss://,
+ * UV_ENOTSUP in a build without TLS, and the errors of reading the
+ * system's CA bundle (see uvws_client_create()) at the first wss://
+ * connection of a client created without TLS settings.
+ *
+ * wss:// connections verify the server's certificate against the client's
+ * CAs, and its name: a host name against the certificate's DNS names
+ * (and sent as SNI), an IP address against its IP addresses. The
+ * handshake_timeout_ms limit covers TCP connect, TLS and HTTP handshakes.
+ * A failed TLS handshake reaches on_error with UVWS_ECERTUNTRUSTED,
+ * UVWS_ECERTEXPIRED, UVWS_ECERTNAME, UVWS_ECERTINVALID (the server's
+ * certificate) or UVWS_ETLS (anything else: an alert from the server, no
+ * common cipher suite, data that is not TLS), then on_close with 1015;
+ * uvws_conn_tls_error() gives mbedTLS's code. A TLS failure after the
+ * handshake (a record that does not decrypt) gives UVWS_ETLS and 1006.
+ * A clean close sends TLS close_notify after the closing handshake. */
 int uvws_connect(uvws_client_t *client, const char *url,
                  const uvws_connect_options_t *options,
                  const uvws_callbacks_t *cbs, void *data, uvws_conn_t **conn);
@@ -318,9 +414,19 @@ typedef struct {
   uvws_limits_t limits;
   /* permessage-deflate: offers are accepted unless deflate.disable. */
   uvws_deflate_options_t deflate;
+  /* TLS settings for uvws_server_listen_tls() (certificate and key
+   * required there; a CA for client certificates). */
+  uvws_tls_options_t tls;
 } uvws_server_options_t;
 
-/* Creates a server on loop. options is copied. Errors: UV_ENOMEM. */
+/* Creates a server on loop. options is copied. When options->tls gives a
+ * certificate, the TLS configuration is built here. Errors: UV_ENOMEM; from
+ * the TLS settings: UV_EINVAL (a file and a PEM for the same item, a
+ * certificate without a key or the reverse, client_cert not NONE without a
+ * CA), file errors (UV_ENOENT, UV_EACCES...), UVWS_ETLSCONFIG (unparsable
+ * PEM, a wrong key password, a key that does not match the certificate),
+ * UVWS_ETLS (random generator). In a build without TLS the TLS settings are
+ * ignored. */
 int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
                        uvws_server_t **server);
 
@@ -333,6 +439,17 @@ int uvws_server_listen(uvws_server_t *server, const char *host, int port,
 
 /* The port of the most recent successful listen, or a negative error. */
 int uvws_server_port(const uvws_server_t *server);
+
+/* Like uvws_server_listen(), for wss://: connections accepted here do a TLS
+ * handshake with the server's TLS settings (options->tls) before the
+ * WebSocket handshake, within limits.handshake_timeout_ms. The same server
+ * may listen with and without TLS on different ports; its connections
+ * behave the same either way. A connection whose TLS handshake fails is
+ * closed without reaching the application. Errors: those of
+ * uvws_server_listen(); UV_EINVAL when the server was created without a
+ * TLS certificate; UV_ENOTSUP in a build without TLS. */
+int uvws_server_listen_tls(uvws_server_t *server, const char *host, int port,
+                           int backlog);
 
 typedef void (*uvws_server_close_cb)(uvws_server_t *server);
 
@@ -364,6 +481,11 @@ void uvws_request_set_callbacks(uvws_request_t *req,
                                 const uvws_callbacks_t *cbs);
 /* Sets the connection's user pointer. */
 void uvws_request_set_data(uvws_request_t *req, void *data);
+/* uvws_conn_tls_peer_subject() for the connection of an upgrade request:
+ * over TLS with client certificates asked for, the verified client's
+ * subject, or UV_ENOENT when it sent none. */
+int uvws_request_tls_peer_subject(const uvws_request_t *req, char *buf,
+                                  size_t size);
 
 #ifdef __cplusplus
 }

@@ -22,8 +22,20 @@
   XX(ECLOSETIMEOUT, -20014, "peer did not complete the close handshake")     \
   XX(EINFRAGMENT, -20015,                                                      \
      "a fragmented message is being sent: finish it first")                  \
-  XX(ETLS, -20016, "TLS failure")                                          \
-  XX(EDEFLATE, -20017, "invalid permessage-deflate data")
+  XX(ETLS, -20016,                                                            \
+     "TLS failure (see uvws_conn_tls_error() for mbedTLS's code)")            \
+  XX(EDEFLATE, -20017, "invalid permessage-deflate data")                   \
+  /* TLS certificates: -20030 and up. */                                     \
+  XX(ECERTUNTRUSTED, -20030,                                                  \
+     "peer certificate not issued by a trusted CA (or self-signed)")         \
+  XX(ECERTEXPIRED, -20031, "peer certificate expired or not yet valid")      \
+  XX(ECERTNAME, -20032,                                                       \
+     "peer certificate does not match the host name or address")             \
+  XX(ECERTINVALID, -20033,                                                    \
+     "peer certificate rejected (revoked, wrong usage, weak key or hash)")   \
+  XX(ETLSCONFIG, -20034,                                                      \
+     "TLS certificate, key or CA list does not parse, or key and "           \
+     "certificate do not match")
 
 typedef enum {
 #define UVWS__ERR_ENUM(name, code, msg) UVWS_##name = (code),

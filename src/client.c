@@ -8,6 +8,7 @@
 
 #include <mbedtls/base64.h>
 
+#include "tls_conn.h"
 #include "url.h"
 
 struct uvws_client_s {
@@ -51,6 +52,15 @@ int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
     free(c);
     return r;
   }
+  if (options != NULL && uvws__tls_options_set(&options->tls)) {
+    r = uvws__tls_conf_make(&c->ctx.tls, 0, &options->tls);
+    if (r != 0) {
+      uvws__rand_free(&c->rand);
+      free(c->ctx.rbuf);
+      free(c);
+      return r;
+    }
+  }
   c->ctx.loop = loop;
   c->ctx.rand = &c->rand;
   uvws__limits_resolve(&c->ctx.limits, options ? &options->limits : NULL,
@@ -66,6 +76,7 @@ static void client_closed(uv_handle_t *h) {
   if (c->close_cb)
     c->close_cb(c);
   uvws__rand_free(&c->rand);
+  uvws__tls_conf_drop(c->ctx.tls);
   free(c->ctx.rbuf);
   uvws__buf_free(&c->ctx.zbuf);
   free(c);
@@ -166,6 +177,8 @@ static void on_connect(uv_connect_t *req, int status) {
   uv_tcp_nodelay(&conn->tcp, 1);
   conn->corked = 0;
   uvws__conn_start_read(conn);
+  if (conn->tls != NULL)
+    uvws__conn_tls_start(conn); /* the request waits for TLS */
   uvws__conn_flush(conn); /* the request built by uvws_connect() */
   uvws__conn_emit_error(conn);
 }
@@ -245,8 +258,14 @@ int uvws_connect(uvws_client_t *c, const char *url,
   if (r != 0)
     return r;
   if (u.secure) {
-    uvws__url_free(&u);
-    return UV_ENOTSUP; /* wss:// needs a build with TLS */
+    /* A client created without TLS settings reads the system's CA bundle
+     * now (UV_ENOTSUP in a build without TLS). */
+    if (c->ctx.tls == NULL)
+      r = uvws__tls_conf_make(&c->ctx.tls, 0, NULL);
+    if (r != 0) {
+      uvws__url_free(&u);
+      return r;
+    }
   }
 
   conn = malloc(sizeof(*conn));
@@ -276,6 +295,11 @@ int uvws_connect(uvws_client_t *c, const char *url,
   if (conn->url == NULL || (options->origin && conn->origin == NULL) ||
       copy_protocols(conn, options->protocols) != 0)
     goto fail;
+  if (u.secure) {
+    r = uvws__conn_tls_init(conn, conn->host);
+    if (r != 0)
+      goto fail;
+  }
   /* RFC 6455 4.1: the key is 16 random bytes, base64-encoded. */
   r = uvws__rand_bytes(&c->rand, raw, sizeof(raw));
   if (r != 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "tls_conn.h"
 #include "utf8.h"
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -146,6 +147,7 @@ static void conn_free(uvws_conn_t *conn) {
     free(conn->batch[i].segs);
   }
   uvws__proto_free(&conn->proto);
+  uvws__conn_tls_free(conn);
   if (conn->pmd) {
     uvws__pmd_free(conn->pmd);
     free(conn->pmd);
@@ -367,9 +369,23 @@ static void shutdown_write(uvws_conn_t *conn) {
   }
 }
 
+/* Our close frame is written and the peer's has arrived. RFC 6455 7.1.1:
+ * the server closes the TCP connection first; a client waits for that
+ * (within the close timer). Over TLS our close_notify goes out before: it
+ * may be on its way already, or is queued now and this runs again once it
+ * is written. */
+static void close_complete(uvws_conn_t *conn) {
+  if (conn->tls && !uvws__conn_tls_close_done(conn))
+    return;
+  if (!conn->is_client)
+    uvws__conn_finish(conn);
+}
+
 static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   int had_close = b->has_close;
   int refused = b->ends_handshake_error;
+  int had_notify =
+      conn->tls ? uvws__conn_tls_sent(conn, (int)(b - conn->batch)) : 0;
 
   batch_release(conn, b, status);
   if (status < 0 || conn->closing)
@@ -380,11 +396,13 @@ static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
       /* RFC 6455 7.1.1: after failing, close; reading on until the peer
        * closes keeps our close frame from being lost to a reset. */
       shutdown_write(conn);
-    } else if (conn->close_received && !conn->is_client) {
-      /* RFC 6455 7.1.1: the server closes the TCP connection first. */
-      uvws__conn_finish(conn);
+    } else if (conn->close_received) {
+      close_complete(conn);
     }
     /* Otherwise wait for the peer's close frame or TCP close (timer). */
+  } else if (had_notify && conn->close_written && conn->close_received &&
+             !conn->failed) {
+    close_complete(conn);
   }
   if (refused) {
     shutdown_write(conn);
@@ -404,7 +422,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
   if (conn->writing || conn->corked || conn->closing)
     return;
   b = filling(conn);
-  if (b->arena.len == 0 && b->nsegs == 0)
+  if (b->arena.len == 0 && b->nsegs == 0 && !uvws__conn_tls_pending(conn))
     return;
 
   if (2 * b->nsegs + 1 > UVWS__STACK_BUFS) {
@@ -428,6 +446,17 @@ void uvws__conn_flush(uvws_conn_t *conn) {
   if (b->arena.len > off)
     bufs[nbufs++] =
         uv_buf_init(b->arena.base + off, (unsigned)(b->arena.len - off));
+  if (conn->tls) {
+    /* Over TLS the batch goes out as records in one ciphertext buffer. */
+    r = uvws__conn_tls_seal(conn, b, bufs, &nbufs);
+    if (r != 0) {
+      if (bufs != stack)
+        free(bufs);
+      uvws__conn_error(conn, r);
+      uvws__conn_finish(conn);
+      return;
+    }
+  }
   for (i = 0; i < nbufs; i++)
     total += bufs[i].len;
 
@@ -478,7 +507,10 @@ static void on_write(uv_write_t *req, int status) {
   batch_done(conn, b, status);
   if (status < 0) {
     if (status != UV_ECANCELED) {
-      uvws__conn_error(conn, status);
+      /* Once both close frames are through, only a TLS close_notify can be
+       * lost to a peer that has gone: not an error. */
+      if (!(conn->close_written && conn->close_received))
+        uvws__conn_error(conn, status);
       uvws__conn_finish(conn);
       uvws__conn_emit_error(conn);
     }
@@ -585,9 +617,8 @@ static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
       uvws__conn_finish(conn);
     return;
   }
-  if (conn->close_written && !conn->is_client)
-    uvws__conn_finish(conn);
-  /* A client waits for the server to close TCP, within the close timer. */
+  if (conn->close_written)
+    close_complete(conn);
 }
 
 static void feed(uvws_conn_t *conn, char *data, size_t len) {
@@ -650,6 +681,28 @@ static int head_may_end(const uvws__buf_t *hs, size_t old) {
   return 0;
 }
 
+void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len) {
+  if (conn->closing)
+    return;
+  if (conn->state == UVWS_CONNECTING && !conn->failed) {
+    /* All of it is kept: frames may follow the head in the same read. */
+    size_t old = conn->hs.len;
+    if (uvws__buf_append(&conn->hs, data, len) != 0) {
+      uvws__conn_error(conn, UV_ENOMEM);
+      uvws__conn_finish(conn);
+    } else if (!head_may_end(&conn->hs, old) &&
+               conn->hs.len <= conn->limits.max_header_size) {
+      /* No empty line yet: parsing again would find nothing. */
+    } else if (conn->is_client) {
+      uvws__client_handshake_read(conn);
+    } else {
+      uvws__server_handshake_read(conn);
+    }
+  } else if (conn->state != UVWS_CONNECTING) {
+    feed(conn, data, len);
+  }
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   uvws_conn_t *conn = s->data;
 
@@ -666,23 +719,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
 
   conn->corked = 1;
-  if (conn->state == UVWS_CONNECTING && !conn->failed) {
-    /* All of it is kept: frames may follow the head in the same read. */
-    size_t old = conn->hs.len;
-    if (uvws__buf_append(&conn->hs, buf->base, (size_t)nread) != 0) {
-      uvws__conn_error(conn, UV_ENOMEM);
-      uvws__conn_finish(conn);
-    } else if (!head_may_end(&conn->hs, old) &&
-               conn->hs.len <= conn->limits.max_header_size) {
-      /* No empty line yet: parsing again would find nothing. */
-    } else if (conn->is_client) {
-      uvws__client_handshake_read(conn);
-    } else {
-      uvws__server_handshake_read(conn);
-    }
-  } else if (conn->state != UVWS_CONNECTING) {
-    feed(conn, buf->base, (size_t)nread);
-  }
+  if (conn->tls)
+    uvws__conn_tls_read(conn, buf->base, (size_t)nread);
+  else
+    uvws__conn_read_plain(conn, buf->base, (size_t)nread);
   conn->corked = 0;
   uvws__conn_flush(conn);
   uvws__conn_emit_error(conn);

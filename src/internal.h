@@ -31,6 +31,9 @@ typedef struct uvws__ctx_s {
   uvws_limits_t limits;
   uvws__rand_t *rand; /* clients only */
   uvws__buf_t zbuf;   /* scratch for compressing a message, reused */
+  /* TLS configuration shared by the wss:// connections (tls_conn.c);
+   * NULL until there is one. */
+  struct uvws__tls_conf_s *tls;
   int closing;
   /* Called when the last connection of a closing context is gone. */
   void (*on_last_conn)(struct uvws__ctx_s *ctx);
@@ -104,6 +107,10 @@ struct uvws_conn_s {
   size_t deflate_threshold;
   uint8_t frag_compressed; /* the fragmented message being sent is */
 
+  /* TLS: the filter and its ciphertext buffers (tls_conn.c); NULL for a
+   * ws:// connection. */
+  struct uvws__conn_tls_s *tls;
+
   uvws__buf_t hs;        /* handshake bytes while CONNECTING */
   char *url;
   char *protocol;
@@ -131,6 +138,9 @@ void uvws__conn_error(uvws_conn_t *conn, int err);
 void uvws__conn_emit_error(uvws_conn_t *conn);
 void uvws__conn_finish(uvws_conn_t *conn);
 void uvws__conn_flush(uvws_conn_t *conn);
+/* Handles bytes read from the peer (decrypted, over TLS): the opening
+ * handshake while CONNECTING, then frames. data is writable. */
+void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len);
 int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len);
 void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len);
 void uvws__conn_http_refuse(uvws_conn_t *conn, int status,

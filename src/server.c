@@ -1,6 +1,7 @@
 /* Servers: listening sockets, accepted connections, the opening handshake
  * (RFC 6455 4.2) and the application's upgrade hook. */
 #include "internal.h"
+#include "tls_conn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,8 @@ struct uvws_request_s {
   void *data;
 };
 
-int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
-                       uvws_server_t **out) {
+static int server_create(uv_loop_t *loop, const uvws_server_options_t *options,
+                         uvws_server_t **out) {
   uvws_server_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return UV_ENOMEM;
@@ -51,7 +52,27 @@ int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
   return 0;
 }
 
-static void on_connection(uv_stream_t *l, int status) {
+int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
+                       uvws_server_t **out) {
+  struct uvws__tls_conf_s *tls = NULL;
+  int r;
+  /* Certificates are parsed once, for every connection of the server. */
+  if (options != NULL &&
+      (options->tls.cert_file != NULL || options->tls.cert_pem != NULL)) {
+    r = uvws__tls_conf_make(&tls, 1, &options->tls);
+    if (r != 0 && r != UV_ENOTSUP) /* ignored without TLS */
+      return r;
+  }
+  r = server_create(loop, options, out);
+  if (r != 0) {
+    uvws__tls_conf_drop(tls);
+    return r;
+  }
+  (*out)->ctx.tls = tls;
+  return 0;
+}
+
+static void accept_conn(uv_stream_t *l, int status, int tls) {
   uvws_server_t *s = l->data;
   uvws_conn_t *conn;
 
@@ -71,12 +92,24 @@ static void on_connection(uv_stream_t *l, int status) {
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
+  if (tls && uvws__conn_tls_init(conn, NULL) != 0) {
+    uvws__conn_finish(conn);
+    return;
+  }
   uvws__conn_set_timer(conn, conn->limits.handshake_timeout_ms);
   uvws__conn_start_read(conn);
 }
 
-int uvws_server_listen(uvws_server_t *s, const char *host, int port,
-                       int backlog) {
+static void on_connection(uv_stream_t *l, int status) {
+  accept_conn(l, status, 0);
+}
+
+static void on_connection_tls(uv_stream_t *l, int status) {
+  accept_conn(l, status, 1);
+}
+
+static int listen_on(uvws_server_t *s, const char *host, int port,
+                     int backlog, uv_connection_cb cb) {
   struct sockaddr_storage ss;
   uv_tcp_t *t, **list;
   int r, len;
@@ -103,8 +136,7 @@ int uvws_server_listen(uvws_server_t *s, const char *host, int port,
   t->data = s;
   r = uv_tcp_bind(t, (const struct sockaddr *)&ss, 0);
   if (r == 0)
-    r = uv_listen((uv_stream_t *)t, backlog > 0 ? backlog : 511,
-                  on_connection);
+    r = uv_listen((uv_stream_t *)t, backlog > 0 ? backlog : 511, cb);
   if (r != 0) {
     uv_close((uv_handle_t *)t, (uv_close_cb)free);
     return r;
@@ -119,6 +151,27 @@ int uvws_server_listen(uvws_server_t *s, const char *host, int port,
   return 0;
 }
 
+int uvws_server_listen(uvws_server_t *s, const char *host, int port,
+                       int backlog) {
+  return listen_on(s, host, port, backlog, on_connection);
+}
+
+int uvws_server_listen_tls(uvws_server_t *s, const char *host, int port,
+                           int backlog) {
+#ifdef UVWS_WITH_TLS
+  if (s->ctx.tls == NULL)
+    return UV_EINVAL; /* created without a certificate */
+  return listen_on(s, host, port, backlog, on_connection_tls);
+#else
+  (void)s;
+  (void)host;
+  (void)port;
+  (void)backlog;
+  (void)on_connection_tls;
+  return UV_ENOTSUP;
+#endif
+}
+
 int uvws_server_port(const uvws_server_t *s) {
   return s->port;
 }
@@ -131,6 +184,7 @@ static void server_closed(uv_handle_t *h) {
   free(s->listeners);
   free(s->ctx.rbuf);
   uvws__buf_free(&s->ctx.zbuf);
+  uvws__tls_conf_drop(s->ctx.tls);
   free(s);
 }
 
@@ -240,6 +294,11 @@ void uvws_request_set_callbacks(uvws_request_t *req,
 
 void uvws_request_set_data(uvws_request_t *req, void *data) {
   req->data = data;
+}
+
+int uvws_request_tls_peer_subject(const uvws_request_t *req, char *buf,
+                                  size_t size) {
+  return uvws_conn_tls_peer_subject(req->conn, buf, size);
 }
 
 /* Parsed strings point into conn->hs; terminating them in place (over the
