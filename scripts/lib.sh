@@ -10,8 +10,10 @@ UVWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 UVWS_BUILD_DEBS=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
                  zlib1g-dev)
 # Added for the full test run: clang and its sanitizer runtime for the
-# fuzzers, and the real WebSocket peers of the interop tests.
-UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm)
+# fuzzers, the real WebSocket peers of the interop tests, and the browser
+# of the browser tests (driven by playwright-core from npm).
+UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm
+                chromium)
 
 # The step in progress, named again if the script fails.
 UVWS_STEP=""
@@ -86,22 +88,35 @@ uvws_ensure_debs() {
     apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-# Installs the Node packages of the interop tests into
-# test/interop/node_modules with `npm ci`, only when they are missing or
-# were installed from another package-lock.json than the committed one.
-uvws_ensure_node_modules() {
-  local dir="$UVWS_ROOT/test/interop"
+# Installs the Node packages of one test directory ($1, relative to the
+# root) into its node_modules with `npm ci`, only when they are missing or
+# were installed from another package-lock.json than the committed one. $2
+# is a package that must be there afterwards.
+uvws_ensure_node_dir() {
+  local rel="$1" probe="$2"
+  local dir="$UVWS_ROOT/$rel"
   local stamp="$dir/node_modules/.uvws-lock.sha256"
   local want
   want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-     [ -f "$dir/node_modules/ws/package.json" ]; then
-    uvws_info "Node packages in test/interop/node_modules are up to date"
+     [ -f "$dir/node_modules/$probe/package.json" ]; then
+    uvws_info "Node packages in $rel/node_modules are up to date"
     return 0
   fi
-  uvws_info "installing Node packages into test/interop/node_modules (npm ci)"
+  uvws_info "installing Node packages into $rel/node_modules (npm ci)"
   (cd "$dir" && npm ci --no-audit --no-fund)
   printf '%s\n' "$want" >"$stamp"
+}
+
+# The Node packages of the tests: the ws library for the interop tests and
+# playwright-core, which drives Debian's Chromium, for the browser tests.
+# playwright-core never downloads a browser of its own here.
+uvws_ensure_node_modules() {
+  uvws_ensure_node_dir test/interop ws
+  if [ -f "$UVWS_ROOT/test/browser/package-lock.json" ]; then
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+      uvws_ensure_node_dir test/browser playwright-core
+  fi
 }
 
 # Prints the seconds elapsed since $1 (a value of $SECONDS).
