@@ -292,6 +292,13 @@ int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len);
 int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
                     size_t reason_len);
 
+/* Starts the closing handshake with any status code a WebSocket endpoint
+ * may send (RFC 6455 7.4: 1000-1003, 1007-1014, 3000-4999), for servers and
+ * protocol code that need 1001 (going away), 1008 (policy violation), 1011
+ * (internal error) and the like. Otherwise as uvws_conn_close(). */
+int uvws_conn_close_status(uvws_conn_t *conn, int code, const char *reason,
+                           size_t reason_len);
+
 /* Drops the connection at once without a close handshake (on_close 1006
  * follows). Queued output is discarded. */
 void uvws_conn_terminate(uvws_conn_t *conn);
@@ -360,6 +367,10 @@ typedef void (*uvws_client_close_cb)(uvws_client_t *client);
  * on_close), then cb (may be NULL) is called and the memory is released. */
 void uvws_client_close(uvws_client_t *client, uvws_client_close_cb cb);
 
+void *uvws_client_get_data(const uvws_client_t *client);
+void uvws_client_set_data(uvws_client_t *client, void *data);
+uv_loop_t *uvws_client_loop(const uvws_client_t *client);
+
 typedef struct {
   /* Sent as the Origin header when not NULL. */
   const char *origin;
@@ -406,10 +417,27 @@ int uvws_connect(uvws_client_t *client, const char *url,
  * what its accessors return are valid during the callback. */
 typedef int (*uvws_upgrade_cb)(uvws_server_t *server, uvws_request_t *req);
 
+/* Called with each plain HTTP request (one without "Upgrade: websocket")
+ * when set; without it such requests are answered 426 Upgrade Required.
+ * The application answers with uvws_request_respond() or
+ * uvws_request_serve_file() before returning; a request left unanswered
+ * gets 404. The connection is closed after the answer. */
+typedef void (*uvws_http_cb)(uvws_server_t *server, uvws_request_t *req);
+
+/* What uvws_server_publish() does with a subscriber whose bufferedAmount is
+ * above publish_limit. */
+typedef enum {
+  UVWS_SLOW_SKIP = 0, /* the message is not queued for it (counted as
+                         skipped) */
+  UVWS_SLOW_CLOSE = 1 /* the connection is closed with 1008 */
+} uvws_slow_policy_t;
+
 typedef struct {
-  /* Connection callbacks for accepted connections (copied). */
+  /* Connection callbacks for accepted connections (copied). Routes have
+   * their own (uvws_server_route). */
   uvws_callbacks_t callbacks;
-  /* Optional upgrade hook. NULL accepts every valid upgrade. */
+  /* Optional upgrade hook, run for every upgrade after the checks below and
+   * before a route's own hook. NULL accepts. */
   uvws_upgrade_cb on_upgrade;
   uvws_limits_t limits;
   /* permessage-deflate: offers are accepted unless deflate.disable. */
@@ -417,6 +445,24 @@ typedef struct {
   /* TLS settings for uvws_server_listen_tls() (certificate and key
    * required there; a CA for client certificates). */
   uvws_tls_options_t tls;
+  /* Plain HTTP requests on the same port. */
+  uvws_http_cb on_http;
+  /* NULL-terminated list of accepted Origin values (compared
+   * case-insensitively, e.g. "http://127.0.0.1:8080"); an upgrade with
+   * another Origin, or none, is refused with 403. NULL accepts any. */
+  const char *const *allowed_origins;
+  /* NULL-terminated list of subprotocols the server speaks. The first one
+   * in the client's list that is also here is selected; a client that
+   * offered protocols but none of these is still accepted, with none
+   * selected (RFC 6455 4.2.2). The upgrade hooks may select another. */
+  const char *const *protocols;
+  /* Most connections at once (upgraded or not); past it upgrades are
+   * refused with 503. 0: no limit. */
+  size_t max_connections;
+  /* bufferedAmount above which a subscriber is slow for
+   * uvws_server_publish(). Default 4 MiB. */
+  size_t publish_limit;
+  uvws_slow_policy_t publish_policy;
 } uvws_server_options_t;
 
 /* Creates a server on loop. options is copied. When options->tls gives a
@@ -457,6 +503,100 @@ typedef void (*uvws_server_close_cb)(uvws_server_t *server);
  * then calls cb (may be NULL) and releases the server. */
 void uvws_server_close(uvws_server_t *server, uvws_server_close_cb cb);
 
+/* Graceful shutdown: stops listening, closes every open connection with
+ * code (1001 if 0) and reason (copied; may be NULL), drops those still in
+ * their handshake, waits for the closing handshakes, terminates whatever is
+ * left after timeout_ms (0: the close timeout), then calls cb (may be NULL)
+ * and releases the server. UVWS_EBADCODE / UVWS_EBADREASON as for
+ * uvws_conn_close(), except that 1001 is allowed; UVWS_ESTATE when the
+ * server is already closing. */
+int uvws_server_shutdown(uvws_server_t *server, int code, const char *reason,
+                         size_t reason_len, unsigned timeout_ms,
+                         uvws_server_close_cb cb);
+
+/* Routes: endpoints by path, each with its own callbacks.
+ *
+ * A request's path (its target without the query) selects the route
+ * registered for exactly that path, or else the prefix route with the
+ * longest path that is the request's path or a parent of it at a '/'
+ * boundary ("/chat" matches "/chat" and "/chat/room", not "/chatroom").
+ * Once any route exists, an upgrade to a path that no route matches is
+ * refused with 404; without routes every path gets the server's callbacks. */
+typedef struct {
+  uvws_callbacks_t callbacks;
+  /* Runs after the server's on_upgrade; NULL accepts. */
+  uvws_upgrade_cb on_upgrade;
+  /* 1: also match paths below this one. */
+  int prefix;
+  /* The route's pointer, for uvws_request_route_data() and
+   * uvws_conn_route_data(). */
+  void *data;
+} uvws_route_t;
+
+/* Adds a route for path (which starts with '/'; copied, as is route).
+ * Errors: UV_EINVAL (bad path), UV_EEXIST (the same path and kind again),
+ * UV_ENOMEM. */
+int uvws_server_route(uvws_server_t *server, const char *path,
+                      const uvws_route_t *route);
+
+/* The route's data pointer of an upgrade request or a connection; NULL when
+ * it came in without a route. */
+void *uvws_request_route_data(const uvws_request_t *req);
+void *uvws_conn_route_data(const uvws_conn_t *conn);
+
+/* Connections at this moment, in any state. */
+size_t uvws_server_connections(const uvws_server_t *server);
+
+/* ------------------------------------------------------------------------ */
+/* Prepared messages, broadcast and publish/subscribe                        */
+
+/* A message framed once and sent to many connections from the same
+ * reference-counted memory. For connections with permessage-deflate and no
+ * context takeover it is also compressed once per set of deflate
+ * parameters; connections that keep their context get it uncompressed
+ * (which RFC 7692 allows), since a message compressed outside their own
+ * stream would break it. */
+typedef struct uvws_prepared_s uvws_prepared_t;
+
+/* Prepares a message (data is copied; text must be UTF-8, else
+ * UVWS_EBADUTF8). The caller holds one reference. Errors: UV_ENOMEM,
+ * UV_EINVAL. */
+int uvws_prepared_create(uvws_msg_type_t type, const char *data, size_t len,
+                         uvws_prepared_t **msg);
+
+/* Drops a reference; the memory goes when the last writer is done too. */
+void uvws_prepared_release(uvws_prepared_t *msg);
+
+/* Queues msg on conn; conn holds a reference until it is written. A client
+ * connection masks, so it copies. Errors as uvws_conn_send(). */
+int uvws_conn_send_prepared(uvws_conn_t *conn, uvws_prepared_t *msg);
+
+/* Subscribes conn to topic (copied; any non-empty string). Subscribing
+ * twice is one subscription. Subscriptions end when the connection does.
+ * Errors: UV_EINVAL, UV_ENOMEM. */
+int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic);
+/* Ends a subscription; UV_ENOENT if there was none. */
+int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic);
+
+/* Sends a message to every OPEN subscriber of topic through one prepared
+ * message. A subscriber whose bufferedAmount is above publish_limit is
+ * skipped or closed with 1008, as publish_policy says. Returns how many
+ * connections the message was queued to (0 when the topic has no
+ * subscribers), or an error (UVWS_EBADUTF8, UV_ENOMEM, UV_EINVAL). */
+int uvws_server_publish(uvws_server_t *server, const char *topic,
+                        uvws_msg_type_t type, const char *data, size_t len);
+int uvws_server_publish_prepared(uvws_server_t *server, const char *topic,
+                                 uvws_prepared_t *msg);
+
+/* Sends a message to every OPEN connection of the server, as publish does
+ * (same slow-subscriber policy). Returns how many it was queued to. */
+int uvws_server_broadcast(uvws_server_t *server, uvws_msg_type_t type,
+                          const char *data, size_t len);
+
+/* Subscribers of topic at this moment. */
+size_t uvws_server_subscribers(const uvws_server_t *server,
+                               const char *topic);
+
 void *uvws_server_get_data(const uvws_server_t *server);
 void uvws_server_set_data(uvws_server_t *server, void *data);
 uv_loop_t *uvws_server_loop(const uvws_server_t *server);
@@ -486,6 +626,32 @@ void uvws_request_set_data(uvws_request_t *req, void *data);
  * subject, or UV_ENOENT when it sent none. */
 int uvws_request_tls_peer_subject(const uvws_request_t *req, char *buf,
                                   size_t size);
+/* The path of the target, without the query ("/chat"), NUL-terminated and
+ * not percent-decoded. */
+const char *uvws_request_path(const uvws_request_t *req);
+/* Adds a header to the answer: the 101 of an accepted upgrade, the refusal
+ * of a refused one, or uvws_request_respond(). name and value are copied;
+ * UV_EINVAL for a name that is not a token or a value with CR, LF or NUL. */
+int uvws_request_add_header(uvws_request_t *req, const char *name,
+                            const char *value);
+
+/* Answers a plain HTTP request (from uvws_http_cb): status (100-599), the
+ * headers added with uvws_request_add_header(), Content-Length, and body
+ * (copied; not sent for HEAD). Only once per request: UVWS_ESTATE after
+ * the first answer, and outside uvws_http_cb. */
+int uvws_request_respond(uvws_request_t *req, int status,
+                         const char *content_type, const char *body,
+                         size_t len);
+
+/* Answers a GET or HEAD request with the file under root that the request's
+ * path names: percent-decoding, no ".." segments, no escape from root
+ * through symbolic links, "index.html" for directories, a Content-Type from
+ * the file's extension, and ETag / Last-Modified with 304 answers to
+ * If-None-Match / If-Modified-Since. Answers 404, 403 (escapes) or 405
+ * (other methods) itself. Returns 0 when it answered (with any status) or a
+ * negative error when it could not (nothing sent; the request may still be
+ * answered). Meant for examples and small tools, not as a web server. */
+int uvws_request_serve_file(uvws_request_t *req, const char *root);
 
 #ifdef __cplusplus
 }

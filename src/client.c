@@ -17,6 +17,7 @@ struct uvws_client_s {
   uv_timer_t closer; /* its close callback ends uvws_client_close() */
   uvws_client_close_cb close_cb;
   int closer_closing;
+  void *data;
 };
 
 static void on_connect(uv_connect_t *req, int status);
@@ -88,6 +89,18 @@ static void client_last_conn(uvws__ctx_t *ctx) {
     c->closer_closing = 1;
     uv_close((uv_handle_t *)&c->closer, client_closed);
   }
+}
+
+void *uvws_client_get_data(const uvws_client_t *c) {
+  return c->data;
+}
+
+void uvws_client_set_data(uvws_client_t *c, void *data) {
+  c->data = data;
+}
+
+uv_loop_t *uvws_client_loop(const uvws_client_t *c) {
+  return c->ctx.loop;
 }
 
 void uvws_client_close(uvws_client_t *c, uvws_client_close_cb cb) {
@@ -381,6 +394,9 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
   int r;
 
   n = uvws__http_parse_response(conn->hs.base, conn->hs.len, &head);
+  /* A whole head can arrive in one read: its own size counts too. */
+  if (n > 0 && (size_t)n > conn->limits.max_header_size)
+    n = UVWS_EHDRTOOBIG;
   if (n == 0) {
     if (conn->hs.len > conn->limits.max_header_size)
       n = UVWS_EHDRTOOBIG;

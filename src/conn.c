@@ -160,6 +160,8 @@ static void conn_free(uvws_conn_t *conn) {
   free(conn->extensions);
   if (conn->is_client)
     uvws__client_conn_free(conn);
+  else
+    uvws__pubsub_conn_gone(conn);
 
   if (conn->prev)
     conn->prev->next = conn->next;
@@ -405,6 +407,7 @@ static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
     close_complete(conn);
   }
   if (refused) {
+    uvws__conn_set_timer(conn, 1000);
     shutdown_write(conn);
   }
 }
@@ -642,20 +645,25 @@ void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
     feed(conn, rest, rest_len);
 }
 
+void uvws__conn_http_end(uvws_conn_t *conn) {
+  /* Reading goes on, dropping input, until the peer closes after our
+   * answer was sent (see batch_done). */
+  filling(conn)->ends_handshake_error = 1;
+  conn->failed = 1;
+  /* The answer (a file, perhaps) gets the close time to go out; then the
+   * peer gets a moment to close (batch_done). */
+  uvws__conn_set_timer(conn, conn->limits.close_timeout_ms);
+}
+
 /* Answers a refused upgrade with an HTTP status, then closes. */
 void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
                             const char *extra_headers) {
-  uvws__wbatch_t *b = filling(conn);
-  /* Reading goes on, dropping input, until the peer closes after our
-   * answer was sent (see batch_done). */
-  if (uvws__hs_build_error(&b->arena, status, extra_headers) != 0) {
+  if (uvws__hs_build_error(&filling(conn)->arena, status, extra_headers) !=
+      0) {
     uvws__conn_finish(conn);
     return;
   }
-  b->ends_handshake_error = 1;
-  conn->failed = 1;
-  /* Give the peer a moment to read the answer, not the full close time. */
-  uvws__conn_set_timer(conn, 1000);
+  uvws__conn_http_end(conn);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -751,9 +759,30 @@ static void on_timer(uv_timer_t *t) {
 /* ----------------------------------------------------------------------- */
 /* Public API                                                              */
 
-static int check_send(uvws_conn_t *conn) {
+int uvws__conn_check_send(const uvws_conn_t *conn) {
   if (conn->state != UVWS_OPEN || conn->closing || conn->failed)
     return UVWS_ESTATE;
+  return 0;
+}
+
+#define check_send uvws__conn_check_send
+
+int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
+                            size_t payload, uvws_send_cb release, void *arg) {
+  uvws__wbatch_t *b = filling(conn);
+  int r = check_send(conn);
+  if (r != 0)
+    return r;
+  if (conn->frag_open)
+    return UVWS_EINFRAGMENT;
+  r = batch_add_seg(b, frame, len, release, arg);
+  if (r != 0)
+    return r;
+  b->payload += payload;
+  conn->buffered += payload;
+  if (conn->buffered > conn->limits.drain_low_water)
+    conn->drain_armed = 1;
+  uvws__conn_flush(conn);
   return 0;
 }
 
@@ -880,13 +909,12 @@ int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len) {
   return 0;
 }
 
-int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
-                    size_t reason_len) {
+int uvws__conn_close_code(uvws_conn_t *conn, unsigned code, const char *reason,
+                          size_t reason_len) {
   int r;
   if (reason == NULL)
     reason_len = 0;
-  /* W3C close(): the checks come before any state is looked at. */
-  if (code != 0 && code != 1000 && (code < 3000 || code > 4999))
+  if (code != 0 && !uvws__close_code_valid(code))
     return UVWS_EBADCODE;
   if (reason_len > 123 || !uvws__utf8_is_valid(reason, reason_len))
     return UVWS_EBADREASON;
@@ -901,11 +929,26 @@ int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
     uvws__conn_finish(conn);
     return 0;
   }
-  r = queue_close(conn, (unsigned)code, reason, reason_len);
+  r = queue_close(conn, code, reason, reason_len);
   if (r != 0)
     return r;
   after_queue(conn);
   return 0;
+}
+
+int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
+                    size_t reason_len) {
+  /* W3C close(): 1000 or 3000-4999 only, checked before any state. */
+  if (code != 0 && code != 1000 && (code < 3000 || code > 4999))
+    return UVWS_EBADCODE;
+  return uvws__conn_close_code(conn, (unsigned)code, reason, reason_len);
+}
+
+int uvws_conn_close_status(uvws_conn_t *conn, int code, const char *reason,
+                           size_t reason_len) {
+  if (code < 1000 || code > 4999)
+    return UVWS_EBADCODE;
+  return uvws__conn_close_code(conn, (unsigned)code, reason, reason_len);
 }
 
 void uvws_conn_terminate(uvws_conn_t *conn) {
@@ -941,11 +984,17 @@ int uvws_conn_is_client(const uvws_conn_t *conn) {
 int uvws_conn_peer_addr(const uvws_conn_t *conn,
                         struct sockaddr_storage *addr) {
   int len = (int)sizeof(*addr);
-  return uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)addr, &len);
+  int r = uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)addr, &len);
+  /* During the name lookup the handle has no socket yet. */
+  return r == UV_EBADF ? UV_ENOTCONN : r;
 }
 
 uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn) {
   return conn->ctx->loop;
+}
+
+void *uvws_conn_route_data(const uvws_conn_t *conn) {
+  return conn->route_data;
 }
 
 void *uvws_conn_get_data(const uvws_conn_t *conn) {

@@ -653,6 +653,24 @@ int uvws__hs_build_101(uvws__buf_t *out, const char *accept,
  * unlisted status gets the name of its class. */
 static const char *hs__reason(int status) {
   switch (status) {
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 301:
+    return "Moved Permanently";
+  case 302:
+    return "Found";
+  case 303:
+    return "See Other";
+  case 304:
+    return "Not Modified";
+  case 307:
+    return "Temporary Redirect";
+  case 308:
+    return "Permanent Redirect";
   case 400:
     return "Bad Request";
   case 401:
@@ -688,11 +706,17 @@ static const char *hs__reason(int status) {
   default:
     break;
   }
+  if (status >= 200 && status < 300)
+    return "OK";
   if (status >= 400 && status < 500)
     return "Client Error";
   if (status >= 500 && status < 600)
     return "Server Error";
   return "Error";
+}
+
+const char *uvws__http_reason(int status) {
+  return hs__reason(status);
 }
 
 int uvws__hs_build_error(uvws__buf_t *out, int status,

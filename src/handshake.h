@@ -114,6 +114,9 @@ int uvws__hs_build_101(uvws__buf_t *out, const char *accept,
 int uvws__hs_build_error(uvws__buf_t *out, int status,
                          const char *extra_headers);
 
+/* The standard reason phrase for status ("Not Found"), or "Unknown". */
+const char *uvws__http_reason(int status);
+
 /* Validates a server's answer (RFC 6455 4.2.2 and 4.1 client rules): status
  * 101 (else UVWS_EBADSTATUS), Upgrade holding "websocket" and Connection
  * holding "Upgrade" (else UVWS_EHANDSHAKE), Sec-WebSocket-Accept equal to

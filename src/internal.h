@@ -62,6 +62,70 @@ typedef struct {
   uint8_t ends_handshake_error; /* carries an HTTP refusal */
 } uvws__wbatch_t;
 
+/* Prepared messages (pubsub.c). */
+typedef struct uvws__pvariant_s {
+  struct uvws__pvariant_s *next;
+  uint8_t window; /* deflate window bits it was compressed with */
+  int level, mem_level;
+  char *frame;
+  size_t len;
+} uvws__pvariant_t;
+
+struct uvws_prepared_s {
+  unsigned refs;
+  uint8_t type;    /* uvws_msg_type_t */
+  size_t len;      /* payload bytes */
+  char *plain;     /* the unmasked, uncompressed frame: header + payload */
+  size_t plain_len;
+  size_t plain_hlen;
+  uvws__pvariant_t *variants; /* compressed frames, one per parameter set */
+};
+
+/* Subscriptions (pubsub.c): each is on its topic's list and its
+ * connection's list. */
+typedef struct uvws__topic_s uvws__topic_t;
+typedef struct uvws__sub_s {
+  uvws__topic_t *topic;
+  uvws_conn_t *conn;
+  struct uvws__sub_s *tprev, *tnext; /* the topic's subscribers */
+  struct uvws__sub_s *cnext;         /* the connection's subscriptions */
+} uvws__sub_t;
+
+struct uvws__topic_s {
+  uvws__topic_t *next; /* hash bucket chain */
+  size_t hash;
+  size_t nsubs;
+  uvws__sub_t *subs;
+  char name[];
+};
+
+typedef struct uvws__route_s {
+  struct uvws__route_s *next;
+  uvws_route_t route;
+  size_t path_len;
+  char path[];
+} uvws__route_t;
+
+struct uvws_server_s {
+  uvws__ctx_t ctx;
+  uvws_server_options_t opts;
+  void *data;
+  uv_tcp_t **listeners;
+  size_t nlisteners;
+  size_t listeners_open;
+  int port;
+  uv_timer_t closer; /* shutdown timeout; its close ends the server */
+  uvws_server_close_cb close_cb;
+  int closer_closing;
+  uvws__route_t *routes;
+  uvws__topic_t **buckets; /* topics by hash */
+  size_t nbuckets;
+  size_t ntopics;
+  /* copies of the option lists */
+  char **origins;
+  char **protocols;
+};
+
 struct uvws_conn_s {
   uv_tcp_t tcp;
   uv_timer_t timer;
@@ -106,6 +170,10 @@ struct uvws_conn_s {
   uvws_deflate_options_t *pmd_opts;
   size_t deflate_threshold;
   uint8_t frag_compressed; /* the fragmented message being sent is */
+
+  /* Server connections */
+  uvws__sub_t *subs;     /* subscriptions */
+  void *route_data;
 
   /* TLS: the filter and its ciphertext buffers (tls_conn.c); NULL for a
    * ws:// connection. */
@@ -159,6 +227,19 @@ int uvws__conn_set_deflate(uvws_conn_t *conn, const uvws__pmd_params_t *params,
 void uvws__client_handshake_read(uvws_conn_t *conn);
 void uvws__server_handshake_read(uvws_conn_t *conn);
 void uvws__conn_unref(uvws_conn_t *conn);
+int uvws__conn_check_send(const uvws_conn_t *conn);
+/* Queues bytes already framed (a prepared message) by reference: frame is
+ * held until release(conn, arg, status) is called. */
+int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
+                            size_t payload, uvws_send_cb release, void *arg);
+/* Closes with any code valid on the wire (no W3C restriction). */
+int uvws__conn_close_code(uvws_conn_t *conn, unsigned code, const char *reason,
+                          size_t reason_len);
+/* The answer queued in the filling batch is the last thing sent: the
+ * connection closes once it is written. */
+void uvws__conn_http_end(uvws_conn_t *conn);
+void uvws__pubsub_conn_gone(uvws_conn_t *conn);
+void uvws__pubsub_free(uvws_server_t *server);
 void uvws__client_conn_free(uvws_conn_t *conn);
 
 #endif

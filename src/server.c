@@ -1,34 +1,62 @@
 /* Servers: listening sockets, accepted connections, the opening handshake
- * (RFC 6455 4.2) and the application's upgrade hook. */
+ * (RFC 6455 4.2), upgrade policy, routes, plain HTTP answers and graceful
+ * shutdown. */
 #include "internal.h"
 #include "tls_conn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct uvws_server_s {
-  uvws__ctx_t ctx;
-  uvws_server_options_t opts;
-  void *data;
-  uv_tcp_t **listeners;
-  size_t nlisteners;
-  size_t listeners_open;
-  int port;
-  uv_timer_t closer; /* its close callback ends uvws_server_close() */
-  uvws_server_close_cb close_cb;
-  int closer_closing;
-};
+#include "utf8.h"
 
 struct uvws_request_s {
   uvws__http_head_t *head;
   uvws_conn_t *conn;
+  char *path;          /* target without the query */
   const char *offered; /* NUL-separated list */
   size_t noffered;
   const char *selected;
+  const uvws__route_t *route;
   int cbs_set;
   uvws_callbacks_t cbs;
   void *data;
+  uvws__buf_t headers; /* added with uvws_request_add_header() */
+  int is_http;         /* a plain HTTP request (uvws_http_cb) */
+  int responded;
 };
+
+static char **copy_list(const char *const *list) {
+  size_t n = 0, i;
+  char **out;
+  if (list == NULL)
+    return NULL;
+  while (list[n])
+    n++;
+  out = calloc(n + 1, sizeof(*out));
+  if (out == NULL)
+    return NULL;
+  for (i = 0; i < n; i++) {
+    size_t len = strlen(list[i]) + 1;
+    out[i] = malloc(len);
+    if (out[i] == NULL) {
+      while (i-- > 0)
+        free(out[i]);
+      free(out);
+      return NULL;
+    }
+    memcpy(out[i], list[i], len);
+  }
+  return out;
+}
+
+static void free_list(char **list) {
+  if (list == NULL)
+    return;
+  for (char **p = list; *p; p++)
+    free(*p);
+  free(list);
+}
 
 static int server_create(uv_loop_t *loop, const uvws_server_options_t *options,
                          uvws_server_t **out) {
@@ -41,8 +69,22 @@ static int server_create(uv_loop_t *loop, const uvws_server_options_t *options,
     return UV_ENOMEM;
   }
   s->ctx.loop = loop;
-  if (options)
+  if (options) {
     s->opts = *options;
+    /* The lists are the caller's; keep copies. */
+    s->origins = copy_list(options->allowed_origins);
+    s->protocols = copy_list(options->protocols);
+    if ((options->allowed_origins && s->origins == NULL) ||
+        (options->protocols && s->protocols == NULL)) {
+      free_list(s->origins);
+      free_list(s->protocols);
+      free(s->ctx.rbuf);
+      free(s);
+      return UV_ENOMEM;
+    }
+    s->opts.allowed_origins = (const char *const *)s->origins;
+    s->opts.protocols = (const char *const *)s->protocols;
+  }
   uvws__limits_resolve(&s->ctx.limits, options ? &options->limits : NULL,
                        NULL);
   s->port = UV_ENOTCONN;
@@ -176,11 +218,25 @@ int uvws_server_port(const uvws_server_t *s) {
   return s->port;
 }
 
+size_t uvws_server_connections(const uvws_server_t *s) {
+  return s->ctx.nconns;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Closing                                                                 */
+
 static void server_closed(uv_handle_t *h) {
   uvws_server_t *s = h->data;
-  uvws_server_close_cb cb = s->close_cb;
-  if (cb)
-    cb(s);
+  uvws__route_t *r, *next;
+  if (s->close_cb)
+    s->close_cb(s);
+  for (r = s->routes; r != NULL; r = next) {
+    next = r->next;
+    free(r);
+  }
+  uvws__pubsub_free(s);
+  free_list(s->origins);
+  free_list(s->protocols);
   free(s->listeners);
   free(s->ctx.rbuf);
   uvws__buf_free(&s->ctx.zbuf);
@@ -206,21 +262,65 @@ static void listener_closed(uv_handle_t *h) {
   server_maybe_done(s);
 }
 
-void uvws_server_close(uvws_server_t *s, uvws_server_close_cb cb) {
-  uvws_conn_t *conn;
+/* Stops listening; the server ends when its last connection does. */
+static void stop_listening(uvws_server_t *s, uvws_server_close_cb cb) {
   size_t i;
-
-  if (s->ctx.closing)
-    return;
   s->ctx.closing = 1;
   s->close_cb = cb;
   s->ctx.on_last_conn = server_last_conn;
   for (i = 0; i < s->nlisteners; i++)
     uv_close((uv_handle_t *)s->listeners[i], listener_closed);
   s->nlisteners = 0;
+}
+
+static void terminate_all(uvws_server_t *s) {
+  uvws_conn_t *conn;
   for (conn = s->ctx.conns; conn != NULL; conn = conn->next)
     uvws__conn_finish(conn);
+}
+
+void uvws_server_close(uvws_server_t *s, uvws_server_close_cb cb) {
+  if (s->ctx.closing) {
+    /* A shutdown in progress becomes an immediate close. */
+    terminate_all(s);
+    return;
+  }
+  stop_listening(s, cb);
+  terminate_all(s);
   server_maybe_done(s);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t) {
+  terminate_all(t->data);
+}
+
+int uvws_server_shutdown(uvws_server_t *s, int code, const char *reason,
+                         size_t reason_len, unsigned timeout_ms,
+                         uvws_server_close_cb cb) {
+  uvws_conn_t *conn;
+
+  if (reason == NULL)
+    reason_len = 0;
+  if (code == 0)
+    code = UVWS_CLOSE_GOING_AWAY;
+  if (code != 1000 && code != 1001 && (code < 3000 || code > 4999))
+    return UVWS_EBADCODE;
+  if (reason_len > 123 || !uvws__utf8_is_valid(reason, reason_len))
+    return UVWS_EBADREASON;
+  if (s->ctx.closing)
+    return UVWS_ESTATE;
+
+  stop_listening(s, cb);
+  for (conn = s->ctx.conns; conn != NULL; conn = conn->next) {
+    if (conn->state == UVWS_CONNECTING)
+      uvws__conn_finish(conn);
+    else
+      uvws__conn_close_code(conn, (unsigned)code, reason, reason_len);
+  }
+  uv_timer_start(&s->closer, on_shutdown_timeout,
+                 timeout_ms ? timeout_ms : s->ctx.limits.close_timeout_ms, 0);
+  server_maybe_done(s);
+  return 0;
 }
 
 void *uvws_server_get_data(const uvws_server_t *s) {
@@ -236,7 +336,61 @@ uv_loop_t *uvws_server_loop(const uvws_server_t *s) {
 }
 
 /* ----------------------------------------------------------------------- */
-/* The upgrade request                                                     */
+/* Routes                                                                  */
+
+int uvws_server_route(uvws_server_t *s, const char *path,
+                      const uvws_route_t *route) {
+  uvws__route_t *r;
+  size_t n;
+
+  if (path == NULL || path[0] != '/' || route == NULL ||
+      strpbrk(path, "?# \t\r\n") != NULL)
+    return UV_EINVAL;
+  n = strlen(path);
+  /* "/chat/" and "/chat" name the same prefix. */
+  if (route->prefix && n > 1 && path[n - 1] == '/')
+    n--;
+  for (r = s->routes; r != NULL; r = r->next) {
+    if (r->path_len == n && memcmp(r->path, path, n) == 0 &&
+        !r->route.prefix == !route->prefix)
+      return UV_EEXIST;
+  }
+  r = malloc(sizeof(*r) + n + 1);
+  if (r == NULL)
+    return UV_ENOMEM;
+  r->route = *route;
+  r->path_len = n;
+  memcpy(r->path, path, n);
+  r->path[n] = '\0';
+  r->next = s->routes;
+  s->routes = r;
+  return 0;
+}
+
+/* An exact route for path, else the longest prefix route above it. */
+static const uvws__route_t *find_route(const uvws_server_t *s,
+                                       const char *path) {
+  const uvws__route_t *r, *best = NULL;
+  size_t n = strlen(path);
+  for (r = s->routes; r != NULL; r = r->next) {
+    if (!r->route.prefix) {
+      if (r->path_len == n && memcmp(r->path, path, n) == 0)
+        return r;
+      continue;
+    }
+    if (n < r->path_len || memcmp(r->path, path, r->path_len) != 0)
+      continue;
+    /* At a segment boundary: "/chat" covers "/chat/x", not "/chatx". */
+    if (n != r->path_len && path[r->path_len] != '/' && r->path_len != 1)
+      continue;
+    if (best == NULL || r->path_len > best->path_len)
+      best = r;
+  }
+  return best;
+}
+
+/* ----------------------------------------------------------------------- */
+/* The request                                                             */
 
 const char *uvws_request_method(const uvws_request_t *req) {
   return req->head->method;
@@ -244,6 +398,10 @@ const char *uvws_request_method(const uvws_request_t *req) {
 
 const char *uvws_request_target(const uvws_request_t *req) {
   return req->head->target;
+}
+
+const char *uvws_request_path(const uvws_request_t *req) {
+  return req->path;
 }
 
 const char *uvws_request_header(const uvws_request_t *req, const char *name) {
@@ -301,6 +459,73 @@ int uvws_request_tls_peer_subject(const uvws_request_t *req, char *buf,
   return uvws_conn_tls_peer_subject(req->conn, buf, size);
 }
 
+void *uvws_request_route_data(const uvws_request_t *req) {
+  return req->route ? req->route->route.data : NULL;
+}
+
+int uvws_request_add_header(uvws_request_t *req, const char *name,
+                            const char *value) {
+  size_t saved = req->headers.len;
+  if (name == NULL || value == NULL || !uvws__is_token(name, strlen(name)) ||
+      strpbrk(value, "\r\n") != NULL)
+    return UV_EINVAL;
+  if (uvws__buf_append_str(&req->headers, name) != 0 ||
+      uvws__buf_append(&req->headers, ": ", 2) != 0 ||
+      uvws__buf_append_str(&req->headers, value) != 0 ||
+      uvws__buf_append(&req->headers, "\r\n", 3) != 0) {
+    req->headers.len = saved;
+    return UV_ENOMEM;
+  }
+  req->headers.len--; /* the NUL keeps the block a C string */
+  return 0;
+}
+
+/* The added headers as a C string, or NULL. */
+static const char *added_headers(const uvws_request_t *req) {
+  return req->headers.len ? req->headers.base : NULL;
+}
+
+int uvws_request_respond(uvws_request_t *req, int status,
+                         const char *content_type, const char *body,
+                         size_t len) {
+  uvws_conn_t *conn = req->conn;
+  char line[160];
+  int head_only, r = 0, n;
+
+  if (!req->is_http || req->responded)
+    return UVWS_ESTATE;
+  if (status < 100 || status > 599 ||
+      (content_type && strpbrk(content_type, "\r\n")) || (len && !body))
+    return UV_EINVAL;
+  /* RFC 9110 9.3.2: HEAD gets the headers GET would; 1xx, 204 and 304
+   * never carry a body. */
+  head_only = strcmp(req->head->method, "HEAD") == 0 || status < 200 ||
+              status == 204 || status == 304;
+  n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
+               uvws__http_reason(status));
+  r |= uvws__conn_queue_raw(conn, line, (size_t)n);
+  if (content_type) {
+    r |= uvws__conn_queue_raw(conn, "Content-Type: ", 14);
+    r |= uvws__conn_queue_raw(conn, content_type, strlen(content_type));
+    r |= uvws__conn_queue_raw(conn, "\r\n", 2);
+  }
+  if (status != 204 && status != 304 && status >= 200) {
+    n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
+    r |= uvws__conn_queue_raw(conn, line, (size_t)n);
+  }
+  r |= uvws__conn_queue_raw(conn, "Connection: close\r\n", 19);
+  if (req->headers.len)
+    r |= uvws__conn_queue_raw(conn, req->headers.base, req->headers.len);
+  r |= uvws__conn_queue_raw(conn, "\r\n", 2);
+  if (!head_only && len)
+    r |= uvws__conn_queue_raw(conn, body, len);
+  if (r != 0)
+    return UV_ENOMEM;
+  req->responded = 1;
+  uvws__conn_http_end(conn);
+  return 0;
+}
+
 /* Parsed strings point into conn->hs; terminating them in place (over the
  * separators that followed them) lets the accessors return C strings. */
 static void terminate_strings(uvws__http_head_t *h) {
@@ -313,16 +538,185 @@ static void terminate_strings(uvws__http_head_t *h) {
   }
 }
 
-/* Reads the client's request (RFC 6455 4.2.1) from conn->hs. */
-void uvws__server_handshake_read(uvws_conn_t *conn) {
-  uvws_server_t *s = conn->server;
-  uvws__http_head_t head;
+static int ieq(const char *a, const char *b) {
+  for (; *a && *b; a++, b++) {
+    char x = *a, y = *b;
+    if (x >= 'A' && x <= 'Z')
+      x = (char)(x + 32);
+    if (y >= 'A' && y <= 'Z')
+      y = (char)(y + 32);
+    if (x != y)
+      return 0;
+  }
+  return *a == *b;
+}
+
+/* Upgrade policy from the server's options; 0 or the status to refuse
+ * with. */
+static int check_policy(uvws_server_t *s, uvws_request_t *req) {
+  if (s->opts.allowed_origins) {
+    const char *origin = uvws_request_header(req, "Origin");
+    const char *const *o;
+    if (origin == NULL)
+      return 403;
+    for (o = s->opts.allowed_origins; *o; o++)
+      if (ieq(*o, origin))
+        break;
+    if (*o == NULL)
+      return 403;
+  }
+  if (s->opts.max_connections && s->ctx.nconns > s->opts.max_connections)
+    return 503;
+  if (s->opts.protocols) {
+    /* RFC 6455 4.2.2: the client lists its protocols in order of
+     * preference; take the first the server speaks. */
+    const char *p;
+    for (size_t i = 0; (p = uvws_request_protocol(req, i)) != NULL; i++) {
+      for (const char *const *q = s->opts.protocols; *q; q++) {
+        if (strcmp(p, *q) == 0) {
+          req->selected = p;
+          return 0;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+static int negotiate_deflate(uvws_server_t *s, uvws_conn_t *conn,
+                             const uvws__http_head_t *head) {
+  uvws__pmd_config_t cfg;
+  uvws__pmd_params_t params;
+  uvws__buf_t ext = {0};
+  int r;
+  if (s->opts.deflate.disable)
+    return 0;
+  uvws__deflate_resolve(&cfg, &s->opts.deflate);
+  r = uvws__pmd_negotiate(head, &cfg, &params, &ext);
+  if (r == 1)
+    r = uvws__conn_set_deflate(conn, &params, &s->opts.deflate, ext.base,
+                               ext.len);
+  uvws__buf_free(&ext);
+  return r;
+}
+
+/* Handles a complete request head of length n in conn->hs. */
+static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
+                           uvws__http_head_t *head, long n) {
   uvws__hs_request_t hr;
   uvws_request_t req;
   uvws__buf_t offered = {0};
+  const uvws__header_t *up;
+  const char *q;
   char accept[29];
-  long n;
   int status;
+
+  memset(&req, 0, sizeof(req));
+  req.head = head;
+  req.conn = conn;
+  terminate_strings(head);
+  q = strchr(head->target, '?');
+  req.path = malloc(q ? (size_t)(q - head->target) + 1 : head->target_len + 1);
+  if (req.path == NULL) {
+    uvws__conn_http_refuse(conn, 500, NULL);
+    return;
+  }
+  memcpy(req.path, head->target,
+         q ? (size_t)(q - head->target) : head->target_len);
+  req.path[q ? (size_t)(q - head->target) : head->target_len] = '\0';
+
+  up = uvws__http_find(head, "Upgrade");
+  if (up == NULL || !uvws__token_list_has(up->value, up->value_len,
+                                          "websocket")) {
+    /* Not a WebSocket upgrade: plain HTTP for the application, or 426. */
+    if (s->opts.on_http) {
+      req.is_http = 1;
+      s->opts.on_http(s, &req);
+      if (!req.responded)
+        uvws_request_respond(&req, 404, "text/plain; charset=utf-8",
+                             "404 Not Found\n", 14);
+    } else {
+      uvws__conn_http_refuse(conn, 426, NULL);
+    }
+    goto done;
+  }
+
+  status = uvws__hs_check_request(head, &hr);
+  if (status == 0 && s->routes) {
+    req.route = find_route(s, req.path);
+    if (req.route == NULL)
+      status = 404;
+  }
+  if (status == 0 && uvws__hs_offered_protocols(head, &offered,
+                                                 &req.noffered) != 0)
+    status = 400;
+  req.offered = offered.base;
+  if (status == 0)
+    status = check_policy(s, &req);
+  if (status == 0 && s->opts.on_upgrade)
+    status = s->opts.on_upgrade(s, &req);
+  if (status == 0 && req.route && req.route->route.on_upgrade)
+    status = req.route->route.on_upgrade(s, &req);
+  if (status == 0) {
+    int r = negotiate_deflate(s, conn, head);
+    if (r < 0)
+      status = r == UVWS_EHANDSHAKE ? 400 : 500;
+  }
+  if (status != 0) {
+    if (status < 400 || status > 599)
+      status = 500;
+    uvws__conn_http_refuse(conn, status, added_headers(&req));
+    goto done;
+  }
+
+  conn->cbs = req.cbs_set  ? req.cbs
+              : req.route ? req.route->route.callbacks
+                          : s->opts.callbacks;
+  conn->data = req.data;
+  conn->route_data = req.route ? req.route->route.data : NULL;
+  conn->url = malloc(head->target_len + 1);
+  if (req.selected)
+    conn->protocol = malloc(strlen(req.selected) + 1);
+  uvws__hs_accept(hr.key, hr.key_len, accept);
+  if (conn->url == NULL || (req.selected && conn->protocol == NULL) ||
+      uvws__hs_build_101(&conn->batch[conn->fill].arena, accept,
+                         req.selected, conn->extensions) != 0) {
+    uvws__conn_http_refuse(conn, 500, NULL);
+    goto done;
+  }
+  if (req.headers.len) {
+    /* Added headers go before the empty line that ends the 101. */
+    uvws__buf_t *a = &conn->batch[conn->fill].arena;
+    a->len -= 2;
+    if (uvws__conn_queue_raw(conn, req.headers.base, req.headers.len) != 0 ||
+        uvws__conn_queue_raw(conn, "\r\n", 2) != 0) {
+      a->len = 0;
+      uvws__conn_http_refuse(conn, 500, NULL);
+      goto done;
+    }
+  }
+  memcpy(conn->url, head->target, head->target_len + 1);
+  if (req.selected)
+    strcpy(conn->protocol, req.selected);
+  free(req.path);
+  uvws__buf_free(&offered);
+  uvws__buf_free(&req.headers);
+
+  /* What followed the request in the same read belongs to the WebSocket. */
+  uvws__conn_opened(conn, conn->hs.base + n, conn->hs.len - (size_t)n);
+  uvws__buf_free(&conn->hs);
+  return;
+
+done:
+  free(req.path);
+  uvws__buf_free(&offered);
+  uvws__buf_free(&req.headers);
+}
+
+/* Reads the client's request (RFC 6455 4.2.1) from conn->hs. */
+void uvws__server_handshake_read(uvws_conn_t *conn) {
+  uvws__http_head_t head;
+  long n;
 
   n = uvws__http_parse_request(conn->hs.base, conn->hs.len, &head);
   if (n == 0) {
@@ -334,70 +728,9 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
     uvws__conn_http_refuse(conn, n == UVWS_EHDRTOOBIG ? 431 : 400, NULL);
     return;
   }
-  status = uvws__hs_check_request(&head, &hr);
-  if (status != 0) {
-    uvws__conn_http_refuse(conn, status, NULL);
+  if ((size_t)n > conn->limits.max_header_size) {
+    uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
-  memset(&req, 0, sizeof(req));
-  if (uvws__hs_offered_protocols(&head, &offered, &req.noffered) != 0) {
-    uvws__buf_free(&offered);
-    uvws__conn_http_refuse(conn, 400, NULL);
-    return;
-  }
-  req.head = &head;
-  req.conn = conn;
-  req.offered = offered.base;
-  req.data = NULL;
-  uvws__hs_accept(hr.key, hr.key_len, accept);
-  terminate_strings(&head);
-
-  if (s->opts.on_upgrade) {
-    status = s->opts.on_upgrade(s, &req);
-    if (status != 0) {
-      uvws__buf_free(&offered);
-      if (status < 400 || status > 599)
-        status = 500;
-      uvws__conn_http_refuse(conn, status, NULL);
-      return;
-    }
-  }
-  if (!s->opts.deflate.disable) {
-    uvws__pmd_config_t cfg;
-    uvws__pmd_params_t params;
-    uvws__buf_t ext = {0};
-    int r;
-    uvws__deflate_resolve(&cfg, &s->opts.deflate);
-    r = uvws__pmd_negotiate(&head, &cfg, &params, &ext);
-    if (r == 1)
-      r = uvws__conn_set_deflate(conn, &params, &s->opts.deflate, ext.base,
-                                 ext.len);
-    uvws__buf_free(&ext);
-    if (r != 0) {
-      uvws__buf_free(&offered);
-      uvws__conn_http_refuse(conn, r == UVWS_EHANDSHAKE ? 400 : 500, NULL);
-      return;
-    }
-  }
-  if (req.cbs_set)
-    conn->cbs = req.cbs;
-  conn->data = req.data;
-  conn->url = malloc(head.target_len + 1);
-  if (req.selected)
-    conn->protocol = malloc(strlen(req.selected) + 1);
-  if (conn->url == NULL || (req.selected && conn->protocol == NULL) ||
-      uvws__hs_build_101(&conn->batch[conn->fill].arena, accept,
-                         req.selected, conn->extensions) != 0) {
-    uvws__buf_free(&offered);
-    uvws__conn_http_refuse(conn, 500, NULL);
-    return;
-  }
-  memcpy(conn->url, head.target, head.target_len + 1);
-  if (req.selected)
-    strcpy(conn->protocol, req.selected);
-  uvws__buf_free(&offered);
-
-  /* What followed the request in the same read belongs to the WebSocket. */
-  uvws__conn_opened(conn, conn->hs.base + n, conn->hs.len - (size_t)n);
-  uvws__buf_free(&conn->hs);
+  handle_request(conn->server, conn, &head, n);
 }

@@ -550,19 +550,6 @@ static inline const char *lb_url(char *buf, size_t cap, int port,
   return buf;
 }
 
-/* Cases that fail because of a library bug that is not fixed yet run only
- * when UVWS_TEST_KNOWN_BUGS is set to a non-zero value; otherwise they are
- * skipped with a note, so the rest of the suite stays useful. */
-static inline int lb_known_bug_runs(const char *what) {
-  const char *e = getenv("UVWS_TEST_KNOWN_BUGS");
-  if (e != NULL && *e != '\0' && strcmp(e, "0") != 0)
-    return 1;
-  fprintf(stderr,
-          "  SKIPPED, known library bug (UVWS_TEST_KNOWN_BUGS=1 runs it): %s\n",
-          what);
-  return 0;
-}
-
 /* Process set-up shared by the tests' main(). */
 static inline void lb_setup(void) {
   /* Writes to a peer that is gone must fail with EPIPE, not kill us. */

@@ -1230,7 +1230,9 @@ static const build_error_case_t build_error_cases[] = {
     ERRC(503, "Service Unavailable"),
     ERRC(418, "Client Error"),
     ERRC(599, "Server Error"),
-    ERRC(302, "Error"),
+    ERRC(302, "Found"),
+    ERRC(303, "See Other"),
+    ERRC(307, "Temporary Redirect"),
     {__LINE__, 401, 401, "Unauthorized", "WWW-Authenticate: Basic\r\n"},
     {__LINE__, 426, 426, "Upgrade Required", "Retry-After: 1\r\n"},
     /* Not three digits: a server error rather than a broken answer. */

@@ -1172,8 +1172,7 @@ static void run_host_name(const char *name, int close_during_lookup) {
   CHECK_ERR(API(uvws_connect(client, u, NULL, &cc, NULL, &conn)), 0);
   /* No TCP connection exists during the name lookup. */
   r = uvws_conn_peer_addr(conn, &ss);
-  if (r != UV_ENOTCONN && lb_known_bug_runs("peer_addr during name lookup"))
-    CHECK_ERR(r, UV_ENOTCONN);
+  CHECK_ERR(r, UV_ENOTCONN);
   if (close_during_lookup) {
     closes_expected = 1;
     API_VOID(uvws_client_close(client, on_client_closed));
