@@ -97,6 +97,8 @@ static int fail(uvws__tls_t *t, int err) {
     t->err = err;
     if (err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
       t->verify_flags = mbedtls_ssl_get_verify_result(&t->ssl);
+    else if (err == MBEDTLS_ERR_X509_FATAL_ERROR && t->verify_flags != 0)
+      t->err = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED; /* see verify_optional */
   }
   return uvws__tls_map_error(t->err, t->verify_flags);
 }
@@ -369,6 +371,23 @@ static int verify_ip(void *ctx, mbedtls_x509_crt *crt, int depth,
   return 0;
 }
 
+/* A server that asks for client certificates without requiring them
+ * accepts a client without one, not a client whose certificate fails
+ * verification: mbedTLS's optional mode would let that one in. An error
+ * from this callback ends the handshake (mbedTLS turns it into
+ * MBEDTLS_ERR_X509_FATAL_ERROR and sends an alert) before the server's
+ * Finished, so the client sees a failed handshake too. */
+static int verify_optional(void *ctx, mbedtls_x509_crt *crt, int depth,
+                           uint32_t *flags) {
+  uvws__tls_t *t = ctx;
+  (void)crt;
+  (void)depth;
+  if (*flags == 0)
+    return 0;
+  t->verify_flags |= *flags;
+  return MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+}
+
 int uvws__tls_init(uvws__tls_t *t, uvws__tls_conf_t *conf, const char *host) {
   int r;
   memset(t, 0, sizeof(*t));
@@ -378,6 +397,8 @@ int uvws__tls_init(uvws__tls_t *t, uvws__tls_conf_t *conf, const char *host) {
   if (r != 0)
     goto fail;
   mbedtls_ssl_set_bio(&t->ssl, t, bio_send, bio_recv, NULL);
+  if (conf->client_cert == UVWS_TLS_CLIENT_CERT_OPTIONAL)
+    mbedtls_ssl_set_verify(&t->ssl, verify_optional, t);
   if (!conf->is_server && host != NULL) {
     if (inet_pton(AF_INET, host, t->ip) == 1)
       t->ip_len = 4;
@@ -421,15 +442,6 @@ static int handshake(uvws__tls_t *t) {
       mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                      MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
     return fail(t, r);
-  }
-  if (t->conf->client_cert == UVWS_TLS_CLIENT_CERT_OPTIONAL &&
-      mbedtls_ssl_get_peer_cert(&t->ssl) != NULL &&
-      mbedtls_ssl_get_verify_result(&t->ssl) != 0) {
-    /* Optional means a client may come without a certificate, not with
-     * one that fails verification. */
-    mbedtls_ssl_send_alert_message(&t->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
-                                   MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
-    return fail(t, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
   }
   t->state = UVWS__TLS_OPEN;
   t->opened = 1;
