@@ -147,7 +147,12 @@ async function launchChromium(extraArgs = []) {
       ],
     });
   } catch (err) {
-    throw new Skip(`Chromium cannot start: ${err.message.split('\n')[0]}`);
+    // playwright's message carries the browser's own output after its
+    // first line: keep some of it, since it usually says why.
+    const lines = err.message.replace(/\x1b\[[0-9;]*m/g, '').split('\n')
+      .filter((l) => l.trim() !== '' && !l.includes('<launching>'));
+    throw new Skip(`Chromium (${CHROMIUM}) cannot start: ` +
+                   lines.slice(0, 12).join('\n    '));
   }
   atEnd(() => context.close());
   context.setDefaultTimeout(STEP_TIMEOUT_MS);

@@ -112,7 +112,8 @@ async function echoMatrix({ url, sizes, wantDeflate, limitMs }) {
     closedP.then((c) => reject(new Error(`could not connect: ${c.code}`)));
   })]);
   const extensions = ws.extensions;
-  if (wantDeflate !== extensions.includes('permessage-deflate')) {
+  if (wantDeflate ? !extensions.includes('permessage-deflate')
+    : extensions !== '') {
     throw new Error(`extensions "${extensions}"`);
   }
 
