@@ -76,6 +76,13 @@ int uvws__tls_map_error(int err, uint32_t flags) {
   case MBEDTLS_ERR_SSL_ALLOC_FAILED:
   case MBEDTLS_ERR_X509_ALLOC_FAILED:
     return UV_ENOMEM;
+  case MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE:
+    /* mbedTLS checks the certificate's key usage after the chain, and
+     * reports a wrong one (a client certificate presented by a server)
+     * this way, with the flag set. */
+    if (flags == 0 || flags == (uint32_t)-1)
+      return UVWS_ETLS;
+    /* fall through */
   case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
     /* Trust first: what an untrusted certificate says about its dates or
      * names means nothing. */
@@ -95,7 +102,8 @@ static int fail(uvws__tls_t *t, int err) {
   if (t->state != UVWS__TLS_FAILED) {
     t->state = UVWS__TLS_FAILED;
     t->err = err;
-    if (err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+    if (err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ||
+        err == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE)
       t->verify_flags = mbedtls_ssl_get_verify_result(&t->ssl);
     else if (err == MBEDTLS_ERR_X509_FATAL_ERROR && t->verify_flags != 0)
       t->err = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED; /* see verify_optional */

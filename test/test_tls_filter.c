@@ -536,6 +536,11 @@ static void test_map_error(void) {
   CHECK_EQ(uvws__tls_map_error(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED,
                                MBEDTLS_X509_BADCERT_REVOKED),
            UVWS_ECERTINVALID);
+  CHECK_EQ(uvws__tls_map_error(MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE,
+                               MBEDTLS_X509_BADCERT_EXT_KEY_USAGE),
+           UVWS_ECERTINVALID);
+  CHECK_EQ(uvws__tls_map_error(MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE, 0),
+           UVWS_ETLS);
 }
 
 int main(void) {

@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""uvws's echo-server over wss:// against the Python websockets client
+(Python's ssl module, OpenSSL).
+
+usage: py_tls_client_uvws_server.py PATH_TO_ECHO_SERVER
+(certificates from $UVWS_TEST_CERTS)
+
+1. Every message of the matrix (text and binary, 0 bytes to 1.5 MiB) comes
+   back identical and with its type, one at a time and then all at once; a
+   fragmented message comes back whole; a ping is answered by its pong; a
+   close with 4000 "bye" is answered with 4000 and the server then closes
+   the TCP connection (after its close_notify: OpenSSL reports no
+   truncation). The client verifies the server by IP address.
+2. The same server verified by name (SNI "localhost"); a close with 1000 is
+   answered with 1000.
+3. Invalid UTF-8 in a text message fails the connection with 1007.
+4. TLS policy: TLS 1.2 with an ECDHE AEAD suite is what is negotiated;
+   TLS 1.1 and a CBC suite are refused; ALPN selects http/1.1.
+"""
+
+import sys
+
+# Leave no __pycache__ beside the tests in the source tree.
+sys.dont_write_bytecode = True
+
+import asyncio  # noqa: E402
+import base64  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import ssl  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+from interop_util import (  # noqa: E402
+    HOST, OP_CLOSE, OP_TEXT, STEP_TIMEOUT, build_frame, check, check_echo,
+    close_payload, fail, import_websockets, matrix, run, step, usage_path,
+)
+from interop_tls_util import TLSEchoServer, cert, client_context  # noqa: E402
+
+websockets = import_websockets()
+
+CLOSE_TIMEOUT = 10.0
+
+
+def connect(server, **kwargs):
+    return websockets.connect(server.url, ssl=client_context(),
+                              compression=None, max_size=None,
+                              ping_interval=None, close_timeout=CLOSE_TIMEOUT,
+                              open_timeout=STEP_TIMEOUT, **kwargs)
+
+
+async def recv(ws, label):
+    try:
+        return await asyncio.wait_for(ws.recv(), STEP_TIMEOUT)
+    except asyncio.TimeoutError:
+        fail(f"{label}: no echo within {STEP_TIMEOUT:.0f} s")
+    except websockets.ConnectionClosed as exc:
+        fail(f"{label}: connection closed while waiting for the echo: {exc}")
+
+
+async def close_and_check(ws, code, reason, label):
+    began = time.monotonic()
+    await ws.close(code, reason)
+    took = time.monotonic() - began
+    check(ws.close_code == code,
+          f"{label}: sent close {code} {reason!r}, server answered "
+          f"{ws.close_code} {ws.close_reason!r}")
+    check(took < CLOSE_TIMEOUT / 2,
+          f"{label}: close took {took:.1f} s: the server did not close the "
+          "TLS and TCP connection after the close handshake")
+
+
+def check_tls(ws, label):
+    sslobj = ws.transport.get_extra_info("ssl_object")
+    check(sslobj is not None, f"{label}: not a TLS connection")
+    name, version, bits = sslobj.cipher()
+    check(version == "TLSv1.2", f"{label}: negotiated {version}")
+    check(name.startswith("ECDHE-") and
+          ("GCM" in name or "CHACHA20" in name),
+          f"{label}: negotiated {name}, expected ECDHE with an AEAD")
+    return name
+
+
+async def matrix_and_close(server):
+    async with connect(server) as ws:
+        name = check_tls(ws, "wss://127.0.0.1")
+        step(f"TLS 1.2, {name}, server verified by IP address")
+        cases = matrix()
+        for label, message in cases:
+            await ws.send(message)
+            check_echo(label, message, await recv(ws, label))
+        step(f"{len(cases)} messages echoed one at a time")
+
+        for _, message in cases:
+            await ws.send(message)
+        for label, message in cases:
+            check_echo(f"{label} (sent together)", message,
+                       await recv(ws, label))
+        step(f"{len(cases)} messages sent together, echoed in order")
+
+        fragments = ["héllo ", "", "wörld €", "𝄞" * 1000]
+        await ws.send(fragments)
+        check_echo("text in 4 fragments", "".join(fragments),
+                   await recv(ws, "text in 4 fragments"))
+        blocks = [bytes([i]) * 70000 for i in range(3)]
+        await ws.send(blocks)
+        check_echo("binary in 3 fragments", b"".join(blocks),
+                   await recv(ws, "binary in 3 fragments"))
+        step("fragmented text and binary messages echoed whole")
+
+        pong = await ws.ping(b"uvws interop ping")
+        await ws.send("after the ping")
+        try:
+            await asyncio.wait_for(pong, STEP_TIMEOUT)
+        except asyncio.TimeoutError:
+            fail(f"no pong for a ping within {STEP_TIMEOUT:.0f} s")
+        check_echo("message after a ping", "after the ping",
+                   await recv(ws, "message after a ping"))
+        step("ping answered with its pong")
+
+        await close_and_check(ws, 4000, "bye", "close 4000")
+        step("close 4000 'bye' answered with 4000, TCP closed by the server")
+
+
+async def by_name(server):
+    async with connect(server, server_hostname="localhost") as ws:
+        check_tls(ws, "SNI localhost")
+        await ws.send(b"\x00\x01")
+        check_echo("binary 2 bytes", b"\x00\x01", await recv(ws, "echo"))
+        await close_and_check(ws, 1000, "", "close 1000")
+    step("server verified by name (SNI localhost); close 1000 answered "
+         "with 1000")
+
+
+async def invalid_utf8(server):
+    async with connect(server) as ws:
+        await ws.send("héllo")
+        check_echo("text before", "héllo", await recv(ws, "text before"))
+        await ws.write_frame(True, OP_TEXT, b"caf\xff")
+        try:
+            await asyncio.wait_for(ws.wait_closed(), STEP_TIMEOUT)
+        except asyncio.TimeoutError:
+            fail("the server did not close after invalid UTF-8")
+        check(ws.close_code == 1007,
+              f"invalid UTF-8: server closed with {ws.close_code}, "
+              "expected 1007")
+    step("invalid UTF-8 in a text message failed the connection with 1007")
+
+
+async def handshake(server, ctx, server_hostname=None):
+    """Opens a TLS connection and returns the ssl object, or raises."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(HOST, server.port, ssl=ctx,
+                                server_hostname=server_hostname),
+        STEP_TIMEOUT)
+    sslobj = writer.get_extra_info("ssl_object")
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (ssl.SSLError, ConnectionError):
+        pass
+    return sslobj
+
+
+async def refused(server, ctx, what):
+    try:
+        await handshake(server, ctx)
+    except (ssl.SSLError, ConnectionError) as exc:
+        step(f"{what}: refused ({exc.__class__.__name__}: "
+             f"{getattr(exc, 'reason', None) or exc})")
+        return
+    fail(f"{what}: the server accepted it")
+
+
+async def tls_policy(server):
+    ctx = client_context(alpn=["h2", "http/1.1"])
+    sslobj = await handshake(server, ctx)
+    check(sslobj.selected_alpn_protocol() == "http/1.1",
+          f"ALPN: selected {sslobj.selected_alpn_protocol()!r}, "
+          "expected 'http/1.1'")
+    step("ALPN h2,http/1.1 offered: http/1.1 selected")
+
+    ctx = client_context()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    await refused(server, ctx, "TLS 1.1")
+
+    ctx = client_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA")
+    await refused(server, ctx, "TLS 1.2 with CBC suites only")
+
+    ctx = client_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("ECDHE-ECDSA-CHACHA20-POLY1305")
+    sslobj = await handshake(server, ctx)
+    check(sslobj.cipher()[0] == "ECDHE-ECDSA-CHACHA20-POLY1305",
+          f"ChaCha20 asked for, got {sslobj.cipher()[0]}")
+    step("ECDHE-ECDSA-CHACHA20-POLY1305 accepted")
+
+    ctx = client_context()
+    ctx.load_verify_locations(cert("ca.crt"))
+    try:
+        await handshake(server, ctx, server_hostname="wrong.example")
+    except ssl.SSLCertVerificationError:
+        step("OpenSSL refuses the certificate for another name, as it "
+             "should")
+    else:
+        fail("OpenSSL accepted the server certificate for wrong.example")
+
+
+def close_notify_blocking(port):
+    """A blocking ssl socket: OpenSSL tells a clean end of TLS from a TCP
+    close without close_notify (SSLEOFError), which asyncio does not."""
+    ctx = client_context()
+    # Python sets this by default, which hides a missing close_notify.
+    ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    with socket.create_connection((HOST, port), timeout=STEP_TIMEOUT) as tcp:
+        with ctx.wrap_socket(tcp, server_hostname=HOST) as s:
+            key = base64.b64encode(os.urandom(16)).decode()
+            s.sendall((f"GET / HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {key}\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(4096)
+                check(chunk, f"connection closed during the upgrade: {got!r}")
+                got += chunk
+            head, _, got = got.partition(b"\r\n\r\n")
+            check(head.startswith(b"HTTP/1.1 101 "), f"upgrade: {head!r}")
+            s.sendall(build_frame(OP_CLOSE, close_payload(1000, b"raw")))
+            try:
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            except ssl.SSLError as exc:
+                if "UNEXPECTED_EOF" in str(exc) or \
+                        isinstance(exc, ssl.SSLEOFError):
+                    fail(f"the server closed TCP without close_notify: {exc}")
+                raise
+            check(got[:4] == b"\x88\x02\x03\xe8",
+                  f"expected the server's close frame with 1000, got {got!r}")
+            check(len(got) == 4, f"{len(got) - 4} bytes after the close frame")
+
+
+async def close_notify(server):
+    await asyncio.wait_for(asyncio.to_thread(close_notify_blocking,
+                                             server.port), STEP_TIMEOUT * 2)
+    step("close frames exchanged, then close_notify before the TCP close "
+         "(OpenSSL saw a clean end of TLS)")
+
+
+async def main(echo_server):
+    async with TLSEchoServer(echo_server) as server:
+        step(f"echo-server listening on {server.url}")
+        await matrix_and_close(server)
+        await by_name(server)
+        await invalid_utf8(server)
+        await close_notify(server)
+        await tls_policy(server)
+    step("echo-server exited 0 on SIGTERM")
+
+
+if __name__ == "__main__":
+    run(main, usage_path("ECHO_SERVER"))
