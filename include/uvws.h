@@ -127,6 +127,17 @@ typedef void (*uvws_pong_cb)(uvws_conn_t *conn, const char *data, size_t len);
  * before that. The buffer may be reused or freed from here on. */
 typedef void (*uvws_send_cb)(uvws_conn_t *conn, void *arg, int status);
 
+/* A piece of a message, for connections that set on_chunk: messages then
+ * arrive piece by piece as the network delivers them (decompressed when
+ * permessage-deflate is on) instead of whole through on_message, so a
+ * message of any size is never held in memory. is_last is set on the
+ * message's last piece, which may be empty. Text is validated as UTF-8
+ * across its pieces (an invalid byte fails the connection with 1007 at
+ * once), but a piece may end inside a character. max_message_size still
+ * limits the whole message. data is valid during the callback. */
+typedef void (*uvws_chunk_cb)(uvws_conn_t *conn, uvws_msg_type_t type,
+                              const char *data, size_t len, int is_last);
+
 typedef struct {
   uvws_open_cb on_open;
   uvws_message_cb on_message;
@@ -134,6 +145,8 @@ typedef struct {
   uvws_close_cb on_close;
   uvws_drain_cb on_drain;
   uvws_pong_cb on_pong;
+  /* Set to receive messages in pieces; on_message is then not called. */
+  uvws_chunk_cb on_chunk;
 } uvws_callbacks_t;
 
 /* Per-connection limits and timing. A field left 0 takes its default. */
@@ -597,11 +610,18 @@ int uvws_server_broadcast(uvws_server_t *server, uvws_msg_type_t type,
 size_t uvws_server_subscribers(const uvws_server_t *server,
                                const char *topic);
 
+/* Replaces the Origin allow-list (NULL: any Origin); the list is copied.
+ * Useful after uvws_server_listen() with port 0, once the server's own
+ * origin is known. Applies to upgrades that arrive afterwards. Errors:
+ * UV_ENOMEM. */
+int uvws_server_set_allowed_origins(uvws_server_t *server,
+                                    const char *const *origins);
+
 void *uvws_server_get_data(const uvws_server_t *server);
 void uvws_server_set_data(uvws_server_t *server, void *data);
 uv_loop_t *uvws_server_loop(const uvws_server_t *server);
 
-/* Upgrade request accessors, for use inside uvws_upgrade_cb. */
+/* Request accessors, for use inside uvws_upgrade_cb and uvws_http_cb. */
 const char *uvws_request_method(const uvws_request_t *req);
 /* The request target as sent ("/chat?room=1"). */
 const char *uvws_request_target(const uvws_request_t *req);
@@ -636,9 +656,11 @@ int uvws_request_add_header(uvws_request_t *req, const char *name,
                             const char *value);
 
 /* Answers a plain HTTP request (from uvws_http_cb): status (100-599), the
- * headers added with uvws_request_add_header(), Content-Length, and body
- * (copied; not sent for HEAD). Only once per request: UVWS_ESTATE after
- * the first answer, and outside uvws_http_cb. */
+ * headers added with uvws_request_add_header(), Content-Length: len, and
+ * body (copied; not sent for HEAD, 1xx, 204 and 304, for which body may be
+ * NULL with len still the length GET would have). Only once per request:
+ * UVWS_ESTATE after the first answer, and outside uvws_http_cb. UV_EINVAL
+ * for a bad status, a content type with CR or LF, or a missing body. */
 int uvws_request_respond(uvws_request_t *req, int status,
                          const char *content_type, const char *body,
                          size_t len);
@@ -646,11 +668,15 @@ int uvws_request_respond(uvws_request_t *req, int status,
 /* Answers a GET or HEAD request with the file under root that the request's
  * path names: percent-decoding, no ".." segments, no escape from root
  * through symbolic links, "index.html" for directories, a Content-Type from
- * the file's extension, and ETag / Last-Modified with 304 answers to
- * If-None-Match / If-Modified-Since. Answers 404, 403 (escapes) or 405
- * (other methods) itself. Returns 0 when it answered (with any status) or a
- * negative error when it could not (nothing sent; the request may still be
- * answered). Meant for examples and small tools, not as a web server. */
+ * the file's extension, Cache-Control: no-cache, and ETag / Last-Modified
+ * with 304 answers to If-None-Match / If-Modified-Since. It answers errors
+ * itself: 400 (a malformed escape or %00), 403 (a ".." segment, an escape
+ * from root, or not a regular file), 404 (missing, or a decoded '/'), 405
+ * (methods other than GET and HEAD, with Allow) and 500 (files over
+ * 16 MiB). It reads the file synchronously, blocking the loop: it is meant
+ * for examples and small tools, not as a web server. Returns 0 when it
+ * answered (with any status) or a negative error when it could not
+ * (nothing sent; the request may still be answered). */
 int uvws_request_serve_file(uvws_request_t *req, const char *root);
 
 #ifdef __cplusplus

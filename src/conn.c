@@ -21,8 +21,11 @@ static void p_ping(uvws__proto_t *p, const char *d, size_t n);
 static void p_pong(uvws__proto_t *p, const char *d, size_t n);
 static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n);
 
+static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
+                    int last);
+
 static const uvws__proto_cbs_t proto_cbs = {p_message, p_ping, p_pong,
-                                            p_close};
+                                            p_close, p_chunk};
 
 void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
                           const uvws_limits_t *fallback) {
@@ -582,6 +585,14 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
                          d, n);
 }
 
+static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
+                    int last) {
+  uvws_conn_t *conn = p->data;
+  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs.on_chunk)
+    conn->cbs.on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
+                       n, last);
+}
+
 static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
   /* RFC 6455 5.5.2: answer with a pong carrying the same data, unless our
@@ -615,8 +626,10 @@ static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
     conn->close_code = code;
   }
   if (!conn->close_sent) {
-    /* RFC 6455 5.5.1: reply, echoing the status code. */
-    if (queue_close(conn, code == 1005 ? 0 : code, NULL, 0) != 0)
+    /* RFC 6455 5.5.1: reply, echoing the status code (and the reason, as
+     * browsers and other implementations do). */
+    if (queue_close(conn, code == 1005 ? 0 : code, code == 1005 ? NULL : r,
+                    code == 1005 ? 0 : n) != 0)
       uvws__conn_finish(conn);
     return;
   }
@@ -639,6 +652,7 @@ void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
   uv_timer_stop(&conn->timer);
   conn->state = UVWS_OPEN;
   conn->handed = 1;
+  conn->proto.stream = conn->cbs.on_chunk != NULL;
   if (conn->cbs.on_open)
     conn->cbs.on_open(conn);
   if (rest_len > 0 && !conn->closing)

@@ -94,6 +94,18 @@ static long data_chunk(uvws__proto_t *p, const uint8_t *d, size_t n) {
     if (p->utf8 == UVWS__UTF8_REJECT)
       return fail(p, 1007, UVWS_EBADUTF8);
   }
+  if (p->stream) {
+    /* Handed on as it arrives; data_end() sees the message is done. */
+    int last = p->hdr.fin && p->done + n == p->hdr.len;
+    unsigned op = p->msg_opcode;
+    if (last && op == UVWS__OP_TEXT && p->utf8 != UVWS__UTF8_ACCEPT)
+      return fail(p, 1007, UVWS_EBADUTF8);
+    p->msg_total += n;
+    if (last)
+      p->msg_opcode = 0;
+    p->cbs->on_chunk(p, op, (const char *)d, n, last);
+    return 0;
+  }
   if (uvws__buf_append(&p->msg, d, n) != 0)
     return fail(p, 1011, UVWS__ENOMEM);
   return 0;
@@ -106,7 +118,11 @@ static long data_chunk(uvws__proto_t *p, const uint8_t *d, size_t n) {
 static long inflate_chunk(uvws__proto_t *p, const uint8_t *d, size_t n,
                           int fin) {
   size_t before = p->msg.len;
-  int r = uvws__pmd_inflate(p->pmd, d, n, fin, &p->msg, p->max_message_size);
+  /* Streaming holds only what this piece inflates to; the limit counts
+   * what was handed on before. */
+  size_t limit = p->stream ? p->max_message_size - p->msg_total
+                           : p->max_message_size;
+  int r = uvws__pmd_inflate(p->pmd, d, n, fin, &p->msg, limit);
   if (r == UVWS_ETOOBIG)
     return fail(p, 1009, UVWS_ETOOBIG);
   if (r == UVWS__ENOMEM)
@@ -119,7 +135,20 @@ static long inflate_chunk(uvws__proto_t *p, const uint8_t *d, size_t n,
     if (p->utf8 == UVWS__UTF8_REJECT)
       return fail(p, 1007, UVWS_EBADUTF8);
   }
+  if (p->stream && !fin && p->msg.len > 0) {
+    p->msg_total += p->msg.len;
+    p->cbs->on_chunk(p, p->msg_opcode, p->msg.base, p->msg.len, 0);
+    p->msg.len = 0;
+  }
   return 0;
+}
+
+/* A whole message: to on_message, or as one last piece when streaming. */
+static void deliver(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
+  if (p->stream)
+    p->cbs->on_chunk(p, op, d, n, 1);
+  else
+    p->cbs->on_message(p, op, d, n);
 }
 
 /* The current data frame ended. */
@@ -128,6 +157,8 @@ static long data_end(uvws__proto_t *p) {
 
   if (!p->hdr.fin)
     return 0;
+  if (p->stream && !p->compressed && p->hdr.len > 0)
+    return 0; /* data_chunk() handed on the last piece */
   if (p->compressed) {
     long r = inflate_chunk(p, NULL, 0, 1);
     if (r < 0)
@@ -138,7 +169,7 @@ static long data_end(uvws__proto_t *p) {
     return fail(p, 1007, UVWS_EBADUTF8); /* ends inside a character */
   op = p->msg_opcode;
   p->msg_opcode = 0;
-  p->cbs->on_message(p, op, p->msg.base ? p->msg.base : "", p->msg.len);
+  deliver(p, op, p->msg.base ? p->msg.base : "", p->msg.len);
   p->msg.len = 0;
   if (p->msg.cap > UVWS__MSG_KEEP)
     uvws__buf_free(&p->msg);
@@ -178,13 +209,16 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
     return 0;
   }
 
-  if (h->opcode != UVWS__OP_CONT)
+  if (h->opcode != UVWS__OP_CONT) {
     p->compressed = (h->rsv & UVWS__RSV1) != 0;
+    p->msg_total = 0;
+  }
   /* 1009 before the excess is buffered: the header tells the size (of the
    * compressed bytes, for a compressed message; inflating checks the
    * rest). */
   if (h->len > p->max_message_size ||
-      (!p->compressed && p->msg.len > p->max_message_size - h->len))
+      (!p->compressed &&
+       (p->stream ? p->msg_total : p->msg.len) > p->max_message_size - h->len))
     return fail(p, 1009, UVWS_ETOOBIG);
 
   if (h->opcode != UVWS__OP_CONT) {
@@ -196,7 +230,7 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
         uvws__mask(d, d, n, h->mask, 0);
       if (h->opcode == UVWS__OP_TEXT && !uvws__utf8_is_valid(d, n))
         return fail(p, 1007, UVWS_EBADUTF8);
-      p->cbs->on_message(p, h->opcode, (const char *)d, n);
+      deliver(p, h->opcode, (const char *)d, n);
       return (long)n;
     }
     p->msg_opcode = h->opcode;
@@ -206,7 +240,7 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
   if (h->len > 0) {
     size_t want = h->len < UVWS__MSG_RESERVE ? (size_t)h->len
                                               : UVWS__MSG_RESERVE;
-    if (!p->compressed && uvws__buf_reserve(&p->msg, want) != 0)
+    if (!p->compressed && !p->stream && uvws__buf_reserve(&p->msg, want) != 0)
       return fail(p, 1011, UVWS__ENOMEM);
     p->state = UVWS__PS_PAYLOAD;
     return 0;

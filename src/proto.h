@@ -35,6 +35,12 @@ typedef struct {
    * after it (RFC 6455 5.5.1). */
   void (*on_close)(uvws__proto_t *p, unsigned code, const char *reason,
                    size_t reason_len);
+  /* In streaming mode (uvws__proto_t.stream), data messages arrive as
+   * pieces instead of through on_message: is_last on the message's last
+   * piece (which may be empty). Text is validated across the pieces; a piece
+   * may end inside a character. data is valid during the call. */
+  void (*on_chunk)(uvws__proto_t *p, unsigned opcode, const char *data,
+                   size_t len, int is_last);
 } uvws__proto_cbs_t;
 
 enum {
@@ -55,6 +61,8 @@ struct uvws__proto_s {
   uint8_t msg_opcode; /* TEXT/BINARY while a fragmented message is open */
   uint8_t utf8;       /* UTF-8 state of the open text message */
   uint8_t compressed; /* the open message has RSV1: inflate it */
+  uint8_t stream;     /* deliver pieces through on_chunk, hold nothing */
+  uint64_t msg_total; /* streaming: bytes of the open message so far */
   uint8_t hdr_len;    /* bytes of a split header held in hdr_buf */
   uint8_t ctl_len;    /* bytes of a split control payload held in ctl */
   uint8_t hdr_buf[UVWS__MAX_HEADER];

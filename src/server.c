@@ -323,6 +323,17 @@ int uvws_server_shutdown(uvws_server_t *s, int code, const char *reason,
   return 0;
 }
 
+int uvws_server_set_allowed_origins(uvws_server_t *s,
+                                    const char *const *origins) {
+  char **copy = copy_list(origins);
+  if (origins && copy == NULL)
+    return UV_ENOMEM;
+  free_list(s->origins);
+  s->origins = copy;
+  s->opts.allowed_origins = (const char *const *)copy;
+  return 0;
+}
+
 void *uvws_server_get_data(const uvws_server_t *s) {
   return s->data;
 }
@@ -494,13 +505,14 @@ int uvws_request_respond(uvws_request_t *req, int status,
 
   if (!req->is_http || req->responded)
     return UVWS_ESTATE;
-  if (status < 100 || status > 599 ||
-      (content_type && strpbrk(content_type, "\r\n")) || (len && !body))
-    return UV_EINVAL;
   /* RFC 9110 9.3.2: HEAD gets the headers GET would; 1xx, 204 and 304
    * never carry a body. */
   head_only = strcmp(req->head->method, "HEAD") == 0 || status < 200 ||
               status == 204 || status == 304;
+  if (status < 100 || status > 599 ||
+      (content_type && strpbrk(content_type, "\r\n")) ||
+      (len && !body && !head_only))
+    return UV_EINVAL;
   n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
                uvws__http_reason(status));
   r |= uvws__conn_queue_raw(conn, line, (size_t)n);

@@ -87,9 +87,14 @@ static void want_reset(void) {
   want_buf[0] = '\0';
 }
 
+static int stream_mode;
+static char joined[1 << 20];
+
 static void on_message(uvws__proto_t *p, unsigned op, const char *d,
                        size_t n) {
   (void)p;
+  /* In streaming mode whole messages come only through on_chunk. */
+  CHECK(!stream_mode || d == joined);
   logf_("%s(", op == UVWS__OP_TEXT ? "text" : "binary");
   log_payload(d, n);
   logf_(") ");
@@ -115,7 +120,28 @@ static void on_close(uvws__proto_t *p, unsigned code, const char *r,
   logf_("close(%u:%.*s) ", code, (int)n, r);
 }
 
-static const uvws__proto_cbs_t cbs = {on_message, on_ping, on_pong, on_close};
+/* Streaming mode: pieces are joined here and logged as one message, so
+ * every case expects the same events in both modes. */
+static size_t joined_len;
+static unsigned joined_op;
+
+static void on_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
+                     int last) {
+  CHECK(stream_mode);
+  CHECK(joined_len == 0 || op == joined_op);
+  CHECK(joined_len + n <= sizeof(joined));
+  if (n)
+    memcpy(joined + joined_len, d, n);
+  joined_len += n;
+  joined_op = op;
+  if (last) {
+    on_message(p, op, joined, joined_len);
+    joined_len = 0;
+  }
+}
+
+static const uvws__proto_cbs_t cbs = {on_message, on_ping, on_pong, on_close,
+                                      on_chunk};
 
 /* ---- running a case ---------------------------------------------------- */
 
@@ -138,6 +164,8 @@ static void run(int from_client, size_t max, const size_t *cuts, size_t ncuts,
   log_len = 0;
   log_buf[0] = '\0';
   uvws__proto_init(&p, &cbs, NULL, from_client, max);
+  p.stream = (uint8_t)stream_mode;
+  joined_len = 0;
   o->result = 0;
   o->consumed = 0;
   for (size_t i = 0; i <= ncuts; i++) {
@@ -446,13 +474,16 @@ static void test_limits(void) {
 }
 
 int main(void) {
-  test_data_frames();
-  test_fragments();
-  test_control();
-  test_violations();
-  test_utf8();
-  test_limits();
-  printf("test_proto: %d cases, each fed whole, bytewise and split\n",
+  for (stream_mode = 0; stream_mode < 2; stream_mode++) {
+    test_data_frames();
+    test_fragments();
+    test_control();
+    test_violations();
+    test_utf8();
+    test_limits();
+  }
+  printf("test_proto: %d cases (whole messages, then streamed in pieces), "
+         "each fed whole, bytewise and split\n",
          ncases);
   return 0;
 }

@@ -10,7 +10,7 @@
 //     screenshot of the two users is saved in OUT_DIR.
 //  2. Closing tab B shows the leave notice in tab A.
 //  3. The close control: A closes with 4001 "bye"; chat-server sees 4001
-//     "bye", answers with 4001, and the page shows code 4001, wasClean true,
+//     "bye", answers with 4001 "bye", and the page shows them, wasClean true,
 //     state CLOSED.
 //     Reconnect opens a new connection.
 //  4. SIGTERM to chat-server: every tab sees close 1001 "server shutting
@@ -170,7 +170,7 @@ async function main() {
   await a.click('#close');
   // RFC 6455 5.5.1: the server answers with the same code; echoing the
   // reason as well is allowed but not required.
-  await waitClosed(a, 4001, ['bye', ''], true);
+  await waitClosed(a, 4001, ['bye'], true);
   const echoed = await a.$eval('#close-info', (el) => el.dataset.reason);
   console.log(`       the server's close frame carried reason "${echoed}"`);
   check(server.output().includes('guest-1 left (4001 "bye")'),
