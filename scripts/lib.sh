@@ -8,12 +8,13 @@ UVWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian packages needed to build the library and its examples.
 UVWS_BUILD_DEBS=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
-                 zlib1g-dev)
+                 zlib1g-dev ca-certificates)
 # Added for the full test run: clang and its sanitizer runtime for the
-# fuzzers, the real WebSocket peers of the interop tests, and the browser
-# of the browser tests (driven by playwright-core from npm).
+# fuzzers, the real WebSocket peers of the interop tests, the browser of the
+# browser tests (driven by playwright-core from npm), and openssl, which
+# makes the TLS tests' certificates.
 UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm
-                chromium)
+                chromium openssl)
 
 # The step in progress, named again if the script fails.
 UVWS_STEP=""
