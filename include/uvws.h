@@ -166,6 +166,17 @@ typedef struct {
   /* on_drain is called when bufferedAmount falls to this many bytes or
    * fewer after being above it. Default 0. */
   size_t drain_low_water;
+  /* Keepalive: when nothing has arrived for this many milliseconds a ping
+   * is sent (default 0: never). */
+  unsigned ping_interval_ms;
+  /* ... and if nothing at all (pong or other data) arrives within this
+   * many milliseconds after it, the connection is dropped: on_error
+   * UV_ETIMEDOUT, then on_close 1006. Default: ping_interval_ms. */
+  unsigned ping_timeout_ms;
+  /* An OPEN connection with no message sent or received for this many
+   * milliseconds is closed with 1001 "idle timeout" (default 0: never).
+   * Pings and pongs do not count as activity. */
+  unsigned idle_timeout_ms;
 } uvws_limits_t;
 
 /* permessage-deflate (RFC 7692). A field left 0 takes its default.
@@ -225,7 +236,9 @@ typedef enum {
  * Every connection uses TLS 1.2 with ECDHE key exchange and AES-GCM or
  * ChaCha20-Poly1305 only, offers or selects ALPN "http/1.1", and accepts
  * certificates with SHA-2 signatures and RSA keys of 2048 bits or more or
- * ECDSA keys on P-256, P-384 or P-521. Renegotiation is refused. */
+ * ECDSA keys on P-256, P-384 or P-521. Renegotiation is refused, and
+ * sessions are not resumed. A TLS connection takes about 35 KiB more
+ * memory than a ws:// one (mbedTLS's record buffers). */
 typedef struct {
   /* This side's certificate chain (its own certificate first, then the
    * intermediates) and private key. Required by uvws_server_listen_tls().
@@ -312,6 +325,14 @@ int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
 int uvws_conn_close_status(uvws_conn_t *conn, int code, const char *reason,
                            size_t reason_len);
 
+/* Flow control: stops reading from the connection, so a peer that keeps
+ * sending is held back by TCP; resumes reading. Events of data already read
+ * may still arrive after pause. While paused, the closing handshake cannot
+ * complete (the close timeout still applies). UVWS_ESTATE unless OPEN or
+ * CLOSING. */
+int uvws_conn_pause(uvws_conn_t *conn);
+int uvws_conn_resume(uvws_conn_t *conn);
+
 /* Drops the connection at once without a close handshake (on_close 1006
  * follows). Queued output is discarded. */
 void uvws_conn_terminate(uvws_conn_t *conn);
@@ -384,6 +405,12 @@ void *uvws_client_get_data(const uvws_client_t *client);
 void uvws_client_set_data(uvws_client_t *client, void *data);
 uv_loop_t *uvws_client_loop(const uvws_client_t *client);
 
+/* A header name and value. */
+typedef struct {
+  const char *name;
+  const char *value;
+} uvws_header_t;
+
 typedef struct {
   /* Sent as the Origin header when not NULL. */
   const char *origin;
@@ -394,6 +421,24 @@ typedef struct {
   /* Offers permessage-deflate with these settings when not NULL (copied).
    * uvws_conn_extensions() tells whether the server accepted. */
   const uvws_deflate_options_t *deflate;
+  /* Extra request headers (Authorization, Cookie, ...), copied. A name
+   * must be an HTTP token and a value may not hold CR, LF or NUL; the
+   * headers uvws writes itself (Host, Upgrade, Connection, Origin and
+   * Sec-WebSocket-*) cannot be given here. Otherwise UV_EINVAL. */
+  const uvws_header_t *headers;
+  size_t num_headers;
+  /* An HTTP proxy, "http://[user:password@]host[:port]" (port 80 by
+   * default; user and password percent-decoded, sent with Basic
+   * authentication): the connection is tunnelled with CONNECT, and wss://
+   * keeps its TLS end to end with the origin. NULL: no proxy, unless
+   * proxy_from_env. */
+  const char *proxy;
+  /* 1: when proxy is NULL, take it from the environment as curl does:
+   * https_proxy (wss://) or http_proxy (ws://), then all_proxy, in lower
+   * or upper case (HTTP_PROXY upper case is ignored, as curl does), and
+   * no_proxy / NO_PROXY (comma-separated host names, domain suffixes,
+   * IP addresses, or "*") to bypass it. */
+  int proxy_from_env;
 } uvws_connect_options_t;
 
 /* Opens a connection to url ("ws://host[:port][/path][?query]" or
@@ -417,6 +462,19 @@ typedef struct {
  * uvws_conn_tls_error() gives mbedTLS's code. A TLS failure after the
  * handshake (a record that does not decrypt) gives UVWS_ETLS and 1006.
  * A clean close sends TLS close_notify after the closing handshake. */
+/* The opening handshake's HTTP answer, on client connections: its status
+ * (101 once OPEN; the server's status after UVWS_EBADSTATUS; the proxy's
+ * status after UVWS_EPROXY or UVWS_EPROXYAUTH), or 0 when no answer was
+ * read. */
+int uvws_conn_http_status(const uvws_conn_t *conn);
+/* A header of that answer (the 101, or the refusal), by name
+ * (case-insensitive), or NULL. Valid until on_close returns. */
+const char *uvws_conn_response_header(const uvws_conn_t *conn,
+                                      const char *name);
+/* Header i of that answer in arrival order: 0, or UV_ENOENT past the end. */
+int uvws_conn_response_header_at(const uvws_conn_t *conn, size_t i,
+                                 const char **name, const char **value);
+
 int uvws_connect(uvws_client_t *client, const char *url,
                  const uvws_connect_options_t *options,
                  const uvws_callbacks_t *cbs, void *data, uvws_conn_t **conn);

@@ -24,7 +24,11 @@
      "a fragmented message is being sent: finish it first")                  \
   XX(ETLS, -20016,                                                            \
      "TLS failure (see uvws_conn_tls_error() for mbedTLS's code)")            \
-  XX(EDEFLATE, -20017, "invalid permessage-deflate data")                   \
+  XX(EDEFLATE, -20017, "invalid permessage-deflate data")                  \
+  XX(EPROXY, -20018, "the HTTP proxy refused the tunnel")                  \
+  XX(EPROXYAUTH, -20019,                                                      \
+     "the HTTP proxy refused the credentials (407 or 401)")                      \
+  XX(EBADPROXY, -20020, "malformed proxy URL")                   \
   /* TLS certificates: -20030 and up. */                                     \
   XX(ECERTUNTRUSTED, -20030,                                                  \
      "peer certificate not issued by a trusted CA (or self-signed)")         \

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <mbedtls/base64.h>
 
 #include "tls_conn.h"
+#include "proxy.h"
 #include "url.h"
 
 struct uvws_client_s {
@@ -116,7 +118,59 @@ void uvws_client_close(uvws_client_t *c, uvws_client_close_cb cb) {
     client_last_conn(&c->ctx);
 }
 
+/* Keeps the status and headers of an answer for uvws_conn_http_status()
+ * and uvws_conn_response_header(): names and values packed one after
+ * another, each NUL-terminated. */
+void uvws__client_keep_response(uvws_conn_t *conn,
+                                const uvws__http_head_t *head) {
+  uvws__buf_t *b = &conn->resp;
+  b->len = 0;
+  conn->resp_count = 0;
+  conn->http_status = head->status;
+  for (size_t i = 0; i < head->num_headers; i++) {
+    const uvws__header_t *h = &head->headers[i];
+    if (uvws__buf_append(b, h->name, h->name_len) != 0 ||
+        uvws__buf_append(b, "", 1) != 0 ||
+        uvws__buf_append(b, h->value, h->value_len) != 0 ||
+        uvws__buf_append(b, "", 1) != 0)
+      return; /* what fitted is kept */
+    conn->resp_count++;
+  }
+}
+
+int uvws_conn_http_status(const uvws_conn_t *conn) {
+  return conn->http_status;
+}
+
+int uvws_conn_response_header_at(const uvws_conn_t *conn, size_t i,
+                                 const char **name, const char **value) {
+  const char *p = conn->resp.base;
+  if (i >= conn->resp_count)
+    return UV_ENOENT;
+  while (i-- > 0) {
+    p += strlen(p) + 1;
+    p += strlen(p) + 1;
+  }
+  *name = p;
+  *value = p + strlen(p) + 1;
+  return 0;
+}
+
+const char *uvws_conn_response_header(const uvws_conn_t *conn,
+                                      const char *name) {
+  const char *n, *v;
+  for (size_t i = 0; uvws_conn_response_header_at(conn, i, &n, &v) == 0; i++)
+    if (strcasecmp(n, name) == 0)
+      return v;
+  return NULL;
+}
+
 void uvws__client_conn_free(uvws_conn_t *conn) {
+  uvws__buf_free(&conn->resp);
+  if (conn->proxy) {
+    uvws__proxy_free(conn->proxy);
+    free(conn->proxy);
+  }
   if (conn->offered) {
     for (char **p = conn->offered; *p; p++)
       free(*p);
@@ -170,6 +224,112 @@ static void on_retry_closed(uv_handle_t *h) {
   }
 }
 
+/* TCP to the origin is up (directly or through the proxy's tunnel). */
+static void connected(uvws_conn_t *conn) {
+  conn->corked = 0;
+  uvws__conn_start_read(conn);
+  if (conn->tls != NULL)
+    uvws__conn_tls_start(conn); /* the request waits for TLS */
+  uvws__conn_flush(conn); /* the request built by uvws_connect() */
+}
+
+/* ---- the proxy tunnel (RFC 9110 9.3.6) --------------------------------- */
+
+static void proxy_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
+  uvws_conn_t *conn = h->data;
+  (void)size;
+  *buf = uv_buf_init(conn->ctx->rbuf, UVWS__READ_BUF);
+}
+
+static void proxy_fail(uvws_conn_t *conn, int err) {
+  uvws__conn_error(conn, err);
+  uvws__conn_finish(conn);
+  uvws__conn_emit_error(conn);
+}
+
+static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  uvws_conn_t *conn = s->data;
+  uvws__http_head_t head;
+  long n;
+
+  if (nread == 0 || conn->closing)
+    return;
+  if (nread < 0) {
+    proxy_fail(conn, (int)nread);
+    return;
+  }
+  if (uvws__buf_append(&conn->hs, buf->base, (size_t)nread) != 0) {
+    proxy_fail(conn, UV_ENOMEM);
+    return;
+  }
+  n = uvws__http_parse_response(conn->hs.base, conn->hs.len, &head);
+  if (n == 0 && conn->hs.len <= conn->limits.max_header_size)
+    return;
+  if (n == 0 || (n > 0 && (size_t)n > conn->limits.max_header_size))
+    n = UVWS_EHDRTOOBIG;
+  if (n < 0) {
+    proxy_fail(conn, (int)n);
+    return;
+  }
+  uvws__client_keep_response(conn, &head);
+  if (head.status < 200 || head.status > 299) {
+    /* 407 is the standard answer; some proxies (tinyproxy) say 401. */
+    proxy_fail(conn, head.status == 407 || head.status == 401
+                         ? UVWS_EPROXYAUTH
+                         : UVWS_EPROXY);
+    return;
+  }
+  /* The tunnel is open. Nothing of the origin's can have come yet: it has
+   * not been spoken to. */
+  if ((size_t)n != conn->hs.len) {
+    proxy_fail(conn, UVWS_EPROXY);
+    return;
+  }
+  uvws__buf_free(&conn->hs);
+  uv_read_stop(s);
+  connected(conn);
+  uvws__conn_emit_error(conn);
+}
+
+static void proxy_written(uv_write_t *req, int status) {
+  uvws_conn_t *conn = req->data;
+  free(req);
+  if (status < 0 && status != UV_ECANCELED && !conn->closing)
+    proxy_fail(conn, status);
+}
+
+static void proxy_start(uvws_conn_t *conn) {
+  uvws__buf_t out = {0};
+  char authority[300];
+  uv_write_t *req;
+  uv_buf_t b;
+  int r;
+
+  snprintf(authority, sizeof(authority),
+           strchr(conn->host, ':') ? "[%s]:%d" : "%s:%d", conn->host,
+           conn->port);
+  r = uvws__proxy_connect_request(&out, authority, conn->proxy);
+  req = malloc(sizeof(*req) + out.len);
+  if (r != 0 || req == NULL) {
+    free(req);
+    uvws__buf_free(&out);
+    proxy_fail(conn, UV_ENOMEM);
+    return;
+  }
+  /* The request travels with its write request. */
+  memcpy(req + 1, out.base, out.len);
+  b = uv_buf_init((char *)(req + 1), (unsigned)out.len);
+  uvws__buf_free(&out);
+  req->data = conn;
+  r = uv_write(req, (uv_stream_t *)&conn->tcp, &b, 1, proxy_written);
+  if (r == 0)
+    r = uv_read_start((uv_stream_t *)&conn->tcp, proxy_alloc, proxy_read);
+  else
+    free(req);
+  if (r != 0)
+    proxy_fail(conn, r);
+}
+
 static void on_connect(uv_connect_t *req, int status) {
   uvws_conn_t *conn = req->data;
 
@@ -188,11 +348,10 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
-  conn->corked = 0;
-  uvws__conn_start_read(conn);
-  if (conn->tls != NULL)
-    uvws__conn_tls_start(conn); /* the request waits for TLS */
-  uvws__conn_flush(conn); /* the request built by uvws_connect() */
+  if (conn->proxy != NULL)
+    proxy_start(conn);
+  else
+    connected(conn);
   uvws__conn_emit_error(conn);
 }
 
@@ -224,6 +383,29 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
     uvws__conn_finish(conn);
     uvws__conn_emit_error(conn);
   }
+}
+
+/* Caller's request headers: tokens for names, no CR, LF or NUL in
+ * values, and none of the headers the handshake itself is made of. */
+static int check_headers(const uvws_header_t *h, size_t n) {
+  static const char *const reserved[] = {
+      "host", "upgrade", "connection", "origin", "content-length",
+      "transfer-encoding", NULL};
+  for (size_t i = 0; i < n; i++) {
+    const char *name = h[i].name, *value = h[i].value;
+    size_t len;
+    if (name == NULL || value == NULL)
+      return UV_EINVAL;
+    len = strlen(name);
+    if (!uvws__is_token(name, len) || strpbrk(value, "\r\n") != NULL)
+      return UV_EINVAL;
+    if (len >= 14 && strncasecmp(name, "sec-websocket-", 14) == 0)
+      return UV_EINVAL;
+    for (const char *const *r = reserved; *r; r++)
+      if (strcasecmp(name, *r) == 0)
+        return UV_EINVAL;
+  }
+  return 0;
 }
 
 static int copy_protocols(uvws_conn_t *conn, const char *const *protocols) {
@@ -267,6 +449,9 @@ int uvws_connect(uvws_client_t *c, const char *url,
   }
   if (options->origin && strpbrk(options->origin, "\r\n"))
     return UV_EINVAL;
+  r = check_headers(options->headers, options->num_headers);
+  if (r != 0)
+    return r;
   r = uvws__url_parse(url, &u);
   if (r != 0)
     return r;
@@ -319,35 +504,73 @@ int uvws_connect(uvws_client_t *c, const char *url,
     goto fail;
   mbedtls_base64_encode((unsigned char *)conn->key, sizeof(conn->key), &klen,
                         raw, sizeof(raw));
-  if (options->deflate) {
-    uvws__buf_t ext = {0};
-    conn->pmd_offer = malloc(sizeof(*conn->pmd_offer));
-    conn->pmd_opts = malloc(sizeof(*conn->pmd_opts));
-    if (conn->pmd_offer == NULL || conn->pmd_opts == NULL)
-      goto fail;
-    *conn->pmd_opts = *options->deflate;
-    uvws__deflate_resolve(conn->pmd_offer, options->deflate);
-    if (uvws__buf_append_str(&ext, "Sec-WebSocket-Extensions: ") != 0 ||
-        uvws__pmd_offer(conn->pmd_offer, &ext) != 0 ||
-        uvws__buf_append(&ext, "\r\n", 3) != 0) {
-      uvws__buf_free(&ext);
+  /* Lines after uvws's own: the deflate offer, the caller's headers. */
+  {
+    uvws__buf_t extra = {0};
+    r = UV_ENOMEM;
+    if (options->deflate) {
+      conn->pmd_offer = malloc(sizeof(*conn->pmd_offer));
+      conn->pmd_opts = malloc(sizeof(*conn->pmd_opts));
+      if (conn->pmd_offer == NULL || conn->pmd_opts == NULL)
+        goto fail;
+      *conn->pmd_opts = *options->deflate;
+      uvws__deflate_resolve(conn->pmd_offer, options->deflate);
+      if (uvws__buf_append_str(&extra, "Sec-WebSocket-Extensions: ") != 0 ||
+          uvws__pmd_offer(conn->pmd_offer, &extra) != 0 ||
+          uvws__buf_append_str(&extra, "\r\n") != 0) {
+        uvws__buf_free(&extra);
+        goto fail;
+      }
+    }
+    for (size_t i = 0; i < options->num_headers; i++) {
+      if (uvws__buf_append_str(&extra, options->headers[i].name) != 0 ||
+          uvws__buf_append_str(&extra, ": ") != 0 ||
+          uvws__buf_append_str(&extra, options->headers[i].value) != 0 ||
+          uvws__buf_append_str(&extra, "\r\n") != 0) {
+        uvws__buf_free(&extra);
+        goto fail;
+      }
+    }
+    if (extra.len > 0 && uvws__buf_append(&extra, "", 1) != 0) {
+      uvws__buf_free(&extra);
       goto fail;
     }
     r = uvws__hs_build_request(&conn->batch[0].arena, conn->target,
                                conn->host_header, conn->key, conn->origin,
-                               (const char *const *)conn->offered, ext.base);
-    uvws__buf_free(&ext);
-  } else {
-    r = uvws__hs_build_request(&conn->batch[0].arena, conn->target,
-                               conn->host_header, conn->key, conn->origin,
-                               (const char *const *)conn->offered, NULL);
+                               (const char *const *)conn->offered,
+                               extra.len ? extra.base : NULL);
+    uvws__buf_free(&extra);
+    if (r != 0)
+      goto fail;
   }
-  if (r != 0)
-    goto fail;
+
+  /* Through a proxy, TCP goes to the proxy; the origin is reached with
+   * CONNECT once connected. */
+  {
+    const char *purl = options->proxy;
+    if (purl == NULL && options->proxy_from_env)
+      purl = uvws__proxy_from_env(conn->host, u.secure);
+    if (purl != NULL) {
+      conn->proxy = calloc(1, sizeof(*conn->proxy));
+      if (conn->proxy == NULL) {
+        r = UV_ENOMEM;
+        goto fail;
+      }
+      r = uvws__proxy_parse(purl, conn->proxy);
+      if (r != 0) {
+        free(conn->proxy);
+        conn->proxy = NULL;
+        goto fail;
+      }
+    }
+  }
+  {
+    const char *chost = conn->proxy ? conn->proxy->host : conn->host;
+    int cport = conn->proxy ? conn->proxy->port : conn->port;
 
   uvws__conn_set_timer(conn, conn->limits.handshake_timeout_ms);
-  if (uv_ip4_addr(conn->host, conn->port, (struct sockaddr_in *)&ss) == 0 ||
-      uv_ip6_addr(conn->host, conn->port, (struct sockaddr_in6 *)&ss) == 0) {
+  if (uv_ip4_addr(chost, cport, (struct sockaddr_in *)&ss) == 0 ||
+      uv_ip6_addr(chost, cport, (struct sockaddr_in6 *)&ss) == 0) {
     r = connect_to(conn, (const struct sockaddr *)&ss);
     if (r != 0)
       goto fail;
@@ -358,14 +581,14 @@ int uvws_connect(uvws_client_t *c, const char *url,
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
-    snprintf(port, sizeof(port), "%d", conn->port);
+    snprintf(port, sizeof(port), "%d", cport);
     conn->gai = malloc(sizeof(*conn->gai));
     if (conn->gai == NULL) {
       r = UV_ENOMEM;
       goto fail;
     }
     conn->gai->data = conn;
-    r = uv_getaddrinfo(c->ctx.loop, conn->gai, on_resolved, conn->host, port,
+    r = uv_getaddrinfo(c->ctx.loop, conn->gai, on_resolved, chost, port,
                        &hints);
     if (r != 0) {
       free(conn->gai);
@@ -373,6 +596,7 @@ int uvws_connect(uvws_client_t *c, const char *url,
       goto fail;
     }
     conn->pending++;
+  }
   }
   conn->handed = 1;
   *out = conn;
@@ -408,6 +632,7 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
     uvws__conn_finish(conn);
     return;
   }
+  uvws__client_keep_response(conn, &head);
   r = uvws__hs_check_response(&head, conn->key,
                               (const char *const *)conn->offered,
                               conn->pmd_offer != NULL, &proto, &plen);

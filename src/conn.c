@@ -15,6 +15,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_write(uv_write_t *req, int status);
 static void on_timer(uv_timer_t *t);
 static void on_handle_closed(uv_handle_t *h);
+static void keepalive_arm(uvws_conn_t *conn);
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n);
 static void p_ping(uvws__proto_t *p, const char *d, size_t n);
@@ -31,7 +32,7 @@ void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
                           const uvws_limits_t *fallback) {
   static const uvws_limits_t defaults = {
       UVWS__DEFAULT_MAX_MESSAGE, UVWS__DEFAULT_MAX_HEADER,
-      UVWS__DEFAULT_HANDSHAKE_MS, UVWS__DEFAULT_CLOSE_MS, 0};
+      UVWS__DEFAULT_HANDSHAKE_MS, UVWS__DEFAULT_CLOSE_MS, 0, 0, 0, 0};
   const uvws_limits_t *f = fallback ? fallback : &defaults;
   uvws_limits_t z;
   if (in == NULL) {
@@ -49,6 +50,14 @@ void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
       in->close_timeout_ms ? in->close_timeout_ms : f->close_timeout_ms;
   out->drain_low_water =
       in->drain_low_water ? in->drain_low_water : f->drain_low_water;
+  out->ping_interval_ms =
+      in->ping_interval_ms ? in->ping_interval_ms : f->ping_interval_ms;
+  out->ping_timeout_ms =
+      in->ping_timeout_ms ? in->ping_timeout_ms : f->ping_timeout_ms;
+  if (out->ping_timeout_ms == 0)
+    out->ping_timeout_ms = out->ping_interval_ms;
+  out->idle_timeout_ms =
+      in->idle_timeout_ms ? in->idle_timeout_ms : f->idle_timeout_ms;
 }
 
 int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
@@ -291,6 +300,8 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
       return r;
     }
   }
+  if (payload || opcode <= UVWS__OP_BINARY)
+    conn->last_msg = uv_now(conn->ctx->loop);
   if (payload) {
     b->payload += payload;
     conn->buffered += payload;
@@ -580,6 +591,7 @@ static void conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
+  conn->last_msg = uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs.on_message)
     conn->cbs.on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);
@@ -588,6 +600,7 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last) {
   uvws_conn_t *conn = p->data;
+  conn->last_msg = uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs.on_chunk)
     conn->cbs.on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
                        n, last);
@@ -653,10 +666,12 @@ void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
   conn->state = UVWS_OPEN;
   conn->handed = 1;
   conn->proto.stream = conn->cbs.on_chunk != NULL;
+  conn->last_rx = conn->last_msg = uv_now(conn->ctx->loop);
   if (conn->cbs.on_open)
     conn->cbs.on_open(conn);
   if (rest_len > 0 && !conn->closing)
     feed(conn, rest, rest_len);
+  keepalive_arm(conn);
 }
 
 void uvws__conn_http_end(uvws_conn_t *conn) {
@@ -740,6 +755,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
 
+  /* Anything at all from the peer shows it is alive. */
+  conn->last_rx = uv_now(conn->ctx->loop);
+  conn->ping_out = 0;
   conn->corked = 1;
   if (conn->tls)
     uvws__conn_tls_read(conn, buf->base, (size_t)nread);
@@ -758,9 +776,68 @@ void uvws__conn_start_read(uvws_conn_t *conn) {
   }
 }
 
+/* ---- keepalive and idle time -------------------------------------------
+ * While OPEN the connection's timer is free: it wakes at the next keepalive
+ * or idle deadline. Reads only note the time; the timer works out from the
+ * notes when to wake next, so no timer is restarted per read. */
+
+static int keepalive_on(const uvws_conn_t *conn) {
+  return conn->state == UVWS_OPEN && !conn->close_sent && !conn->failed &&
+         !conn->closing &&
+         (conn->limits.ping_interval_ms || conn->limits.idle_timeout_ms);
+}
+
+static void keepalive_arm(uvws_conn_t *conn) {
+  uint64_t now = uv_now(conn->ctx->loop), next = UINT64_MAX;
+  if (!keepalive_on(conn))
+    return;
+  if (conn->limits.ping_interval_ms) {
+    uint64_t d = conn->ping_out ? conn->ping_at + conn->limits.ping_timeout_ms
+                                : conn->last_rx + conn->limits.ping_interval_ms;
+    if (d < next)
+      next = d;
+  }
+  if (conn->limits.idle_timeout_ms &&
+      conn->last_msg + conn->limits.idle_timeout_ms < next)
+    next = conn->last_msg + conn->limits.idle_timeout_ms;
+  uvws__conn_set_timer(conn, (unsigned)(next > now ? next - now : 0));
+}
+
+static void keepalive_tick(uvws_conn_t *conn) {
+  uint64_t now = uv_now(conn->ctx->loop);
+  const uvws_limits_t *l = &conn->limits;
+
+  if (l->idle_timeout_ms && now - conn->last_msg >= l->idle_timeout_ms) {
+    uvws__conn_close_code(conn, 1001, "idle timeout", 12);
+    return;
+  }
+  if (l->ping_interval_ms && !conn->paused) {
+    if (conn->ping_out && now - conn->ping_at >= l->ping_timeout_ms) {
+      /* Nothing came back: the peer or the path is gone. */
+      uvws__conn_error(conn, UV_ETIMEDOUT);
+      uvws__conn_finish(conn);
+      uvws__conn_emit_error(conn);
+      return;
+    }
+    if (!conn->ping_out && now - conn->last_rx >= l->ping_interval_ms) {
+      if (queue_frame(conn, UVWS__OP_PING, 1, 0, NULL, 0, 0, 0, NULL,
+                      NULL) == 0) {
+        conn->ping_out = 1;
+        conn->ping_at = now;
+        uvws__conn_flush(conn);
+      }
+    }
+  }
+  keepalive_arm(conn);
+}
+
 static void on_timer(uv_timer_t *t) {
   uvws_conn_t *conn = t->data;
 
+  if (keepalive_on(conn)) {
+    keepalive_tick(conn);
+    return;
+  }
   if (conn->state == UVWS_CONNECTING && !conn->failed) {
     uvws__conn_error(conn, UV_ETIMEDOUT);
   } else if (!(conn->close_sent && conn->close_received) && !conn->failed) {
@@ -794,6 +871,7 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
     return r;
   b->payload += payload;
   conn->buffered += payload;
+  conn->last_msg = uv_now(conn->ctx->loop);
   if (conn->buffered > conn->limits.drain_low_water)
     conn->drain_armed = 1;
   uvws__conn_flush(conn);
@@ -963,6 +1041,27 @@ int uvws_conn_close_status(uvws_conn_t *conn, int code, const char *reason,
   if (code < 1000 || code > 4999)
     return UVWS_EBADCODE;
   return uvws__conn_close_code(conn, (unsigned)code, reason, reason_len);
+}
+
+int uvws_conn_pause(uvws_conn_t *conn) {
+  if ((conn->state != UVWS_OPEN && conn->state != UVWS_CLOSING) ||
+      conn->closing)
+    return UVWS_ESTATE;
+  conn->paused = 1;
+  return uv_read_stop((uv_stream_t *)&conn->tcp);
+}
+
+int uvws_conn_resume(uvws_conn_t *conn) {
+  if ((conn->state != UVWS_OPEN && conn->state != UVWS_CLOSING) ||
+      conn->closing)
+    return UVWS_ESTATE;
+  if (!conn->paused)
+    return 0;
+  conn->paused = 0;
+  /* Time spent paused does not count against the peer. */
+  conn->last_rx = uv_now(conn->ctx->loop);
+  conn->ping_out = 0;
+  return uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
 }
 
 void uvws_conn_terminate(uvws_conn_t *conn) {

@@ -155,6 +155,11 @@ struct uvws_conn_s {
   uint8_t error_pending; /* error set, on_error not yet called */
   uint8_t pending;       /* handle closes and requests still outstanding */
   uint8_t fill;          /* index of the batch being filled */
+  uint8_t paused;        /* uvws_conn_pause() */
+  uint8_t ping_out;      /* a keepalive ping awaits an answer */
+  uint64_t last_rx;      /* uv_now() of the last read */
+  uint64_t last_msg;     /* ... of the last message sent or received */
+  uint64_t ping_at;      /* ... when the keepalive ping went out */
 
   int error;             /* first error, for on_error */
   unsigned close_code;   /* for on_close */
@@ -192,6 +197,10 @@ struct uvws_conn_s {
   char *target;
   char *host_header;
   int port;
+  struct uvws__proxy_s *proxy; /* when tunnelling through a proxy */
+  uvws__buf_t resp;      /* the handshake answer's headers, packed */
+  size_t resp_count;
+  int http_status;
   uv_getaddrinfo_t *gai;
   struct addrinfo *ai_all, *ai_next;
   uv_connect_t creq;
@@ -241,5 +250,7 @@ void uvws__conn_http_end(uvws_conn_t *conn);
 void uvws__pubsub_conn_gone(uvws_conn_t *conn);
 void uvws__pubsub_free(uvws_server_t *server);
 void uvws__client_conn_free(uvws_conn_t *conn);
+void uvws__client_keep_response(uvws_conn_t *conn,
+                                const uvws__http_head_t *head);
 
 #endif

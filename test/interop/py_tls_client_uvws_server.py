@@ -244,9 +244,11 @@ def close_notify_blocking(port):
                         isinstance(exc, ssl.SSLEOFError):
                     fail(f"the server closed TCP without close_notify: {exc}")
                 raise
-            check(got[:4] == b"\x88\x02\x03\xe8",
-                  f"expected the server's close frame with 1000, got {got!r}")
-            check(len(got) == 4, f"{len(got) - 4} bytes after the close frame")
+            # The reply echoes the code and the reason.
+            check(got[:7] == b"\x88\x05\x03\xe8raw",
+                  f"expected the server's close frame with 1000 'raw', "
+                  f"got {got!r}")
+            check(len(got) == 7, f"{len(got) - 7} bytes after the close frame")
 
 
 async def close_notify(server):
