@@ -295,6 +295,11 @@ int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
       goto fail;
   }
 
+  if (!is_server) {
+    /* Sessions are never resumed: no tickets to ask for and keep. */
+    mbedtls_ssl_conf_session_tickets(&c->ssl,
+                                     MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+  }
   if (is_server) {
     static const int modes[] = {MBEDTLS_SSL_VERIFY_NONE,
                                 MBEDTLS_SSL_VERIFY_OPTIONAL,

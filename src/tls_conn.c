@@ -171,6 +171,12 @@ int uvws__conn_tls_seal(uvws_conn_t *conn, uvws__wbatch_t *b, uv_buf_t *bufs,
       free(iov);
     if (r != 0)
       return r;
+    /* The bytes live on in the records: a large arena goes now rather
+     * than when the write completes (the segments keep their callbacks). */
+    if (b->arena.cap > 256 * 1024)
+      uvws__buf_free(&b->arena);
+    else
+      b->arena.len = 0;
   }
   /* close_notify right behind our close frame when the peer's close frame
    * is in already (or we failed the connection), and behind an HTTP answer
