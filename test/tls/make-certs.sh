@@ -19,15 +19,18 @@
 #   client-other.crt/.key    a client certificate signed by another CA
 #   chain.crt                server.crt followed by ca.crt
 #
-# Runs again only when the files are missing or older than this script.
+# Runs again only when the files are missing, older than this script, or
+# made more than a week ago (the certificates are valid for 30 days).
 set -eu
 
 out="${1:?usage: make-certs.sh OUTDIR}"
+script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 mkdir -p "$out"
 cd "$out"
 
 stamp=.made
-if [ -f "$stamp" ] && [ "$stamp" -nt "$0" ] && [ -f client-other.crt ]; then
+if [ -f "$stamp" ] && [ "$stamp" -nt "$script" ] && [ -f client-other.crt ] &&
+   [ -n "$(find "$stamp" -mtime -7)" ]; then
   exit 0
 fi
 rm -f ./*.crt ./*.key ./*.csr ./*.cnf ./*.srl "$stamp"
