@@ -436,65 +436,18 @@ static void test_big(void) {
 }
 
 /* ----------------------------------------------------------------------- */
-/* 10,000 small messages                                                   */
-
-#define NSMALL 10000
-
-static void small_open(uvws_conn_t *conn) {
-  char msg[64];
-  int i;
-  rec_open(conn);
-  for (i = 0; i < NSMALL; i++) {
-    int n = snprintf(msg, sizeof(msg), "message %d", i);
-    CHECK_ERR(API(uvws_conn_send_text(conn, msg, (size_t)n)), 0);
-  }
-}
-
-static void small_message(uvws_conn_t *conn, uvws_msg_type_t type,
-                          const char *data, size_t len) {
-  char msg[64];
-  int n;
-  LB_NOT_IN_API();
-  n = snprintf(msg, sizeof(msg), "message %d", C.message);
-  CHECK_EQ(type, UVWS_TEXT);
-  CHECK_EQ(len, (size_t)n);
-  CHECK(memcmp(data, msg, len) == 0);
-  C.message++;
-  if (C.message == NSMALL)
-    CHECK_ERR(API(uvws_conn_close(conn, 1000, NULL, 0)), 0);
-}
-
-static void test_small(void) {
-  uvws_server_options_t so = server_opts("server");
-  uvws_client_options_t co = ca_opts();
-  uvws_callbacks_t cbs = client_cbs;
-  uvws_conn_t *conn;
-  char url[64];
-
-  T.echo = 1;
-  setup("10,000 small messages", &so, &co);
-  cbs.on_open = small_open;
-  cbs.on_message = small_message;
-  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", port);
-  CHECK_ERR(API(uvws_connect(client, url, NULL, &cbs, NULL, &conn)), 0);
-  finish();
-  CHECK_EQ(S.message, NSMALL);
-  CHECK_EQ(C.message, NSMALL);
-  CHECK(S.clean && C.clean);
-}
-
-/* ----------------------------------------------------------------------- */
 /* A TCP proxy that records the TLS records going each way                 */
 
 typedef struct {
   uint8_t hdr[5];
   size_t hlen, left;
+  int corrupt;   /* flip a bit in the next application data record */
   int last_type; /* content type of the latest record */
   int alerts;    /* alert records (21) */
   int records;
 } recs_t;
 
-static void recs_feed(recs_t *p, const uint8_t *d, size_t n) {
+static void recs_feed(recs_t *p, uint8_t *d, size_t n) {
   while (n > 0) {
     if (p->left == 0) {
       p->hdr[p->hlen++] = *d++;
@@ -509,6 +462,10 @@ static void recs_feed(recs_t *p, const uint8_t *d, size_t n) {
       }
     } else {
       size_t take = n < p->left ? n : p->left;
+      if (p->corrupt && p->last_type == 23) {
+        d[0] ^= 0x01;
+        p->corrupt = 0;
+      }
       p->left -= take;
       d += take;
       n -= take;
@@ -543,7 +500,7 @@ static void half_close(lb_raw_t *r) {
 static void forward(lb_raw_t *from, lb_raw_t *to, recs_t *recs) {
   if (from->len == 0)
     return;
-  recs_feed(recs, (const uint8_t *)from->in, from->len);
+  recs_feed(recs, (uint8_t *)from->in, from->len);
   if (to != NULL && !uv_is_closing((uv_handle_t *)&to->tcp))
     lb_raw_write(to, from->in, from->len);
   lb_raw_consume(from, from->len);
@@ -606,6 +563,63 @@ static void proxy_cut(void) {
   if (P.up)
     lb_raw_close(P.up);
   P.down = P.up = NULL;
+}
+
+/* ----------------------------------------------------------------------- */
+/* 10,000 small messages                                                   */
+
+#define NSMALL 10000
+
+static void small_open(uvws_conn_t *conn) {
+  char msg[64];
+  int i;
+  rec_open(conn);
+  for (i = 0; i < NSMALL; i++) {
+    int n = snprintf(msg, sizeof(msg), "message %d", i);
+    CHECK_ERR(API(uvws_conn_send_text(conn, msg, (size_t)n)), 0);
+  }
+}
+
+static void small_message(uvws_conn_t *conn, uvws_msg_type_t type,
+                          const char *data, size_t len) {
+  char msg[64];
+  int n;
+  LB_NOT_IN_API();
+  n = snprintf(msg, sizeof(msg), "message %d", C.message);
+  CHECK_EQ(type, UVWS_TEXT);
+  CHECK_EQ(len, (size_t)n);
+  CHECK(memcmp(data, msg, len) == 0);
+  C.message++;
+  if (C.message == NSMALL)
+    CHECK_ERR(API(uvws_conn_close(conn, 1000, NULL, 0)), 0);
+}
+
+static void test_small(void) {
+  uvws_server_options_t so = server_opts("server");
+  uvws_client_options_t co = ca_opts();
+  uvws_callbacks_t cbs = client_cbs;
+  uvws_conn_t *conn;
+  char url[64];
+
+  memset(&P, 0, sizeof(P));
+  T.echo = 1;
+  setup("10,000 small messages, batched records", &so, &co);
+  lb_raw_server_listen(&proxy, &L.loop, p_accept);
+  cbs.on_open = small_open;
+  cbs.on_message = small_message;
+  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", proxy.port);
+  CHECK_ERR(API(uvws_connect(client, url, NULL, &cbs, NULL, &conn)), 0);
+  finish();
+  CHECK_EQ(S.message, NSMALL);
+  CHECK_EQ(C.message, NSMALL);
+  CHECK(S.clean && C.clean);
+  /* About 150 KiB each way. Everything one callback or one read queues is
+   * encrypted into full records at flush time: a few dozen records, not
+   * one or two per message. */
+  fprintf(stderr, "  records: %d to the server, %d to the client\n",
+          P.c2s.records, P.s2c.records);
+  CHECK(P.c2s.records < 40);
+  CHECK(P.s2c.records < 80);
 }
 
 /* Clean closes from either side: each side's last record is its
@@ -683,6 +697,27 @@ static void test_abrupt(void) {
   CHECK_EQ(C.error, 1);
   CHECK_EQ(S.error, 1);
   CHECK_EQ(P.s2c.alerts + P.c2s.alerts, 0);
+}
+
+/* A record that does not decrypt, after the TLS handshake (the server's
+ * 101): UVWS_ETLS, mbedTLS's MAC error, and 1006 (not a handshake
+ * failure). */
+static void test_corrupt(void) {
+  uvws_server_options_t so = server_opts("server");
+  uvws_client_options_t co = ca_opts();
+
+  memset(&P, 0, sizeof(P));
+  P.s2c.corrupt = 1;
+  setup("a corrupted record", &so, &co);
+  lb_raw_server_listen(&proxy, &L.loop, p_accept);
+  connect_url("wss://127.0.0.1:%d/", proxy.port);
+  finish();
+  CHECK_EQ(C.open, 0);
+  CHECK_EQ(C.error, 1);
+  CHECK_ERR(C.last_error, UVWS_ETLS);
+  CHECK_EQ(C.tls_error, MBEDTLS_ERR_SSL_INVALID_MAC);
+  CHECK_EQ(C.close_code, 1006);
+  CHECK_EQ(P.s2c.corrupt, 0);
 }
 
 static void term_open(uvws_conn_t *conn) {
@@ -1057,6 +1092,7 @@ int main(void) {
   test_clean_close(0);
   test_clean_close(1);
   test_abrupt();
+  test_corrupt();
   test_terminate();
   test_bad_certs();
   test_default_and_insecure();
