@@ -418,7 +418,13 @@ int uvws__tls_init(uvws__tls_t *t, uvws__tls_conf_t *conf, const char *host) {
     else if (inet_pton(AF_INET6, host, t->ip) == 1)
       t->ip_len = 16;
     if (t->ip_len != 0) {
-      /* RFC 6066 3: no server name indication for an address. */
+      /* RFC 6066 3: no server name indication for an address, and no name
+       * for mbedTLS to check: verify_ip checks the address. The explicit
+       * NULL also tells mbedTLS releases that insist on a name (2.28.10 and
+       * later) that leaving it out is deliberate. */
+      r = mbedtls_ssl_set_hostname(&t->ssl, NULL);
+      if (r != 0)
+        goto fail;
       if (conf->verify)
         mbedtls_ssl_set_verify(&t->ssl, verify_ip, t);
     } else {
