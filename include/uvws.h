@@ -27,6 +27,16 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* UVWS_EXTERN marks the public API, as UV_EXTERN does libuv's. libuvws is
+ * built with -fvisibility=hidden, so the functions declared here with it
+ * are all that libuvws.so exports; the library's internal functions
+ * (uvws__*) stay hidden. Linking libuvws.a is not affected. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define UVWS_EXTERN __attribute__((visibility("default")))
+#else
+#define UVWS_EXTERN
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -38,8 +48,8 @@ extern "C" {
   ((UVWS_VERSION_MAJOR << 16) | (UVWS_VERSION_MINOR << 8) | UVWS_VERSION_PATCH)
 
 /* The version of the library linked at run time, as UVWS_VERSION_HEX. */
-unsigned uvws_version(void);
-const char *uvws_version_string(void);
+UVWS_EXTERN unsigned uvws_version(void);
+UVWS_EXTERN const char *uvws_version_string(void);
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -47,9 +57,9 @@ const char *uvws_version_string(void);
 #include "uvws_errno.h"
 
 /* A description of err (uvws's or libuv's). The string is static. */
-const char *uvws_strerror(int err);
+UVWS_EXTERN const char *uvws_strerror(int err);
 /* The symbolic name of err ("UVWS_EPROTO", "ECONNREFUSED"). Static. */
-const char *uvws_err_name(int err);
+UVWS_EXTERN const char *uvws_err_name(int err);
 
 /* ------------------------------------------------------------------------ */
 /* WebSocket close codes (RFC 6455 7.4.1). These are not error codes.       */
@@ -273,9 +283,10 @@ typedef struct {
  * (else UVWS_EBADUTF8). Errors: UVWS_ESTATE while CONNECTING or once
  * close() was called or the connection failed; UVWS_EINFRAGMENT while a
  * message sent with uvws_conn_send_fragment() is unfinished. */
-int uvws_conn_send(uvws_conn_t *conn, uvws_msg_type_t type, const char *data,
-                   size_t len);
-int uvws_conn_send_text(uvws_conn_t *conn, const char *data, size_t len);
+UVWS_EXTERN int uvws_conn_send(uvws_conn_t *conn, uvws_msg_type_t type,
+                               const char *data, size_t len);
+UVWS_EXTERN int uvws_conn_send_text(uvws_conn_t *conn, const char *data,
+                                    size_t len);
 
 /* Flags for uvws_conn_send_ex(). */
 enum {
@@ -284,29 +295,31 @@ enum {
 };
 
 /* uvws_conn_send() with flags (UVWS_SEND_*). UV_EINVAL for unknown flags. */
-int uvws_conn_send_ex(uvws_conn_t *conn, uvws_msg_type_t type,
-                      const char *data, size_t len, unsigned flags);
-int uvws_conn_send_binary(uvws_conn_t *conn, const void *data, size_t len);
+UVWS_EXTERN int uvws_conn_send_ex(uvws_conn_t *conn, uvws_msg_type_t type,
+                                  const char *data, size_t len, unsigned flags);
+UVWS_EXTERN int uvws_conn_send_binary(uvws_conn_t *conn, const void *data,
+                                      size_t len);
 
 /* Sends a whole message without copying it: data is held until cb, which is
  * called exactly once (with status 0 once written, or an error if the
  * connection closed first). A client must mask what it sends, so in the
  * client role the bytes are copied while masking, and cb still follows the
  * write. If this call fails, cb is not called. */
-int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
-                          const char *data, size_t len, uvws_send_cb cb,
-                          void *arg);
+UVWS_EXTERN int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
+                                      const char *data, size_t len,
+                                      uvws_send_cb cb, void *arg);
 
 /* Sends one part of a message; the message ends with the part whose is_last
  * is non-zero. type is taken from the first part. Until the last part, other
  * messages are refused with UVWS_EINFRAGMENT; pings and close still go out.
  * Text parts together must be UTF-8 (checked across parts). Copied. */
-int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
-                            const char *data, size_t len, int is_last);
+UVWS_EXTERN int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
+                                        const char *data, size_t len,
+                                        int is_last);
 
 /* Sends a ping with up to 125 bytes of payload (copied). The answer arrives
  * through on_pong. UV_EINVAL if len > 125; UVWS_ESTATE unless OPEN. */
-int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len);
+UVWS_EXTERN int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len);
 
 /* Starts the closing handshake (W3C close()). code is 0 (no code sent),
  * 1000, or 3000-4999, else UVWS_EBADCODE; reason (copied, may be NULL) is at
@@ -315,62 +328,63 @@ int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len);
  * CLOSED connection returns 0 and does nothing; closing while CONNECTING
  * aborts the handshake (on_error with UV_ECANCELED, then on_close 1006).
  * on_close follows. */
-int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
-                    size_t reason_len);
+UVWS_EXTERN int uvws_conn_close(uvws_conn_t *conn, int code, const char *reason,
+                                size_t reason_len);
 
 /* Starts the closing handshake with any status code a WebSocket endpoint
  * may send (RFC 6455 7.4: 1000-1003, 1007-1014, 3000-4999), for servers and
  * protocol code that need 1001 (going away), 1008 (policy violation), 1011
  * (internal error) and the like. Otherwise as uvws_conn_close(). */
-int uvws_conn_close_status(uvws_conn_t *conn, int code, const char *reason,
-                           size_t reason_len);
+UVWS_EXTERN int uvws_conn_close_status(uvws_conn_t *conn, int code,
+                                       const char *reason, size_t reason_len);
 
 /* Flow control: stops reading from the connection, so a peer that keeps
  * sending is held back by TCP; resumes reading. Events of data already read
  * may still arrive after pause. While paused, the closing handshake cannot
  * complete (the close timeout still applies). UVWS_ESTATE unless OPEN or
  * CLOSING. */
-int uvws_conn_pause(uvws_conn_t *conn);
-int uvws_conn_resume(uvws_conn_t *conn);
+UVWS_EXTERN int uvws_conn_pause(uvws_conn_t *conn);
+UVWS_EXTERN int uvws_conn_resume(uvws_conn_t *conn);
 
 /* Drops the connection at once without a close handshake (on_close 1006
  * follows). Queued output is discarded. */
-void uvws_conn_terminate(uvws_conn_t *conn);
+UVWS_EXTERN void uvws_conn_terminate(uvws_conn_t *conn);
 
-uvws_ready_state_t uvws_conn_ready_state(const uvws_conn_t *conn);
+UVWS_EXTERN uvws_ready_state_t uvws_conn_ready_state(const uvws_conn_t *conn);
 /* Application payload bytes queued but not yet handed to the kernel. */
-size_t uvws_conn_buffered_amount(const uvws_conn_t *conn);
+UVWS_EXTERN size_t uvws_conn_buffered_amount(const uvws_conn_t *conn);
 /* The URL (client) or request target (server). Valid until on_close returns. */
-const char *uvws_conn_url(const uvws_conn_t *conn);
+UVWS_EXTERN const char *uvws_conn_url(const uvws_conn_t *conn);
 /* The selected subprotocol, "" if none. Valid until on_close returns. */
-const char *uvws_conn_protocol(const uvws_conn_t *conn);
+UVWS_EXTERN const char *uvws_conn_protocol(const uvws_conn_t *conn);
 /* The negotiated extensions, "" if none. Valid until on_close returns. */
-const char *uvws_conn_extensions(const uvws_conn_t *conn);
+UVWS_EXTERN const char *uvws_conn_extensions(const uvws_conn_t *conn);
 /* 1 if this side is the client, 0 if it is the server. */
-int uvws_conn_is_client(const uvws_conn_t *conn);
+UVWS_EXTERN int uvws_conn_is_client(const uvws_conn_t *conn);
 /* The peer's address. UV_ENOTCONN before the TCP connection exists. */
-int uvws_conn_peer_addr(const uvws_conn_t *conn, struct sockaddr_storage *addr);
-uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn);
-void *uvws_conn_get_data(const uvws_conn_t *conn);
-void uvws_conn_set_data(uvws_conn_t *conn, void *data);
+UVWS_EXTERN int uvws_conn_peer_addr(const uvws_conn_t *conn,
+                                    struct sockaddr_storage *addr);
+UVWS_EXTERN uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn);
+UVWS_EXTERN void *uvws_conn_get_data(const uvws_conn_t *conn);
+UVWS_EXTERN void uvws_conn_set_data(uvws_conn_t *conn, void *data);
 
 /* The mbedTLS error code (negative, see mbedtls_strerror()) of the TLS
  * failure that ended the connection: what lies behind UVWS_ETLS and the
  * UVWS_ECERT* codes. 0 for a connection without TLS or without a TLS
  * failure. Valid until on_close returns. */
-int uvws_conn_tls_error(const uvws_conn_t *conn);
+UVWS_EXTERN int uvws_conn_tls_error(const uvws_conn_t *conn);
 /* The TLS cipher suite ("TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"), or NULL
  * for a ws:// connection and before the TLS handshake completed. The string
  * is static. */
-const char *uvws_conn_tls_cipher(const uvws_conn_t *conn);
+UVWS_EXTERN const char *uvws_conn_tls_cipher(const uvws_conn_t *conn);
 /* Writes the subject of the peer's certificate ("CN=alice, O=Example"),
  * NUL-terminated, into buf of size bytes. Returns its length, UV_ENOENT
  * when the peer sent no certificate (ws://, a client that was not asked or
  * did not send one) or the TLS handshake has not completed, UV_ENOBUFS when
  * buf is too small. On a server, a certificate that is there was verified
  * against the client CAs. */
-int uvws_conn_tls_peer_subject(const uvws_conn_t *conn, char *buf,
-                               size_t size);
+UVWS_EXTERN int uvws_conn_tls_peer_subject(const uvws_conn_t *conn, char *buf,
+                                           size_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Client                                                                    */
@@ -392,18 +406,20 @@ typedef struct {
  * UV_EACCES...), UVWS_ETLSCONFIG (unparsable PEM, a wrong key password, a
  * key that does not match the certificate). In a build without TLS
  * (UVWS_WITH_TLS=OFF) the TLS settings are ignored. */
-int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
-                       uvws_client_t **client);
+UVWS_EXTERN int uvws_client_create(uv_loop_t *loop,
+                                   const uvws_client_options_t *options,
+                                   uvws_client_t **client);
 
 typedef void (*uvws_client_close_cb)(uvws_client_t *client);
 
 /* Closes the context: connections still open are terminated (each gets its
  * on_close), then cb (may be NULL) is called and the memory is released. */
-void uvws_client_close(uvws_client_t *client, uvws_client_close_cb cb);
+UVWS_EXTERN void uvws_client_close(uvws_client_t *client,
+                                   uvws_client_close_cb cb);
 
-void *uvws_client_get_data(const uvws_client_t *client);
-void uvws_client_set_data(uvws_client_t *client, void *data);
-uv_loop_t *uvws_client_loop(const uvws_client_t *client);
+UVWS_EXTERN void *uvws_client_get_data(const uvws_client_t *client);
+UVWS_EXTERN void uvws_client_set_data(uvws_client_t *client, void *data);
+UVWS_EXTERN uv_loop_t *uvws_client_loop(const uvws_client_t *client);
 
 /* A header name and value. */
 typedef struct {
@@ -466,18 +482,20 @@ typedef struct {
  * (101 once OPEN; the server's status after UVWS_EBADSTATUS; the proxy's
  * status after UVWS_EPROXY or UVWS_EPROXYAUTH), or 0 when no answer was
  * read. */
-int uvws_conn_http_status(const uvws_conn_t *conn);
+UVWS_EXTERN int uvws_conn_http_status(const uvws_conn_t *conn);
 /* A header of that answer (the 101, or the refusal), by name
  * (case-insensitive), or NULL. Valid until on_close returns. */
-const char *uvws_conn_response_header(const uvws_conn_t *conn,
-                                      const char *name);
+UVWS_EXTERN const char *uvws_conn_response_header(const uvws_conn_t *conn,
+                                                  const char *name);
 /* Header i of that answer in arrival order: 0, or UV_ENOENT past the end. */
-int uvws_conn_response_header_at(const uvws_conn_t *conn, size_t i,
-                                 const char **name, const char **value);
+UVWS_EXTERN int uvws_conn_response_header_at(const uvws_conn_t *conn, size_t i,
+                                             const char **name,
+                                             const char **value);
 
-int uvws_connect(uvws_client_t *client, const char *url,
-                 const uvws_connect_options_t *options,
-                 const uvws_callbacks_t *cbs, void *data, uvws_conn_t **conn);
+UVWS_EXTERN int uvws_connect(uvws_client_t *client, const char *url,
+                             const uvws_connect_options_t *options,
+                             const uvws_callbacks_t *cbs, void *data,
+                             uvws_conn_t **conn);
 
 /* ------------------------------------------------------------------------ */
 /* Server                                                                    */
@@ -544,18 +562,19 @@ typedef struct {
  * PEM, a wrong key password, a key that does not match the certificate),
  * UVWS_ETLS (random generator). In a build without TLS the TLS settings are
  * ignored. */
-int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
-                       uvws_server_t **server);
+UVWS_EXTERN int uvws_server_create(uv_loop_t *loop,
+                                   const uvws_server_options_t *options,
+                                   uvws_server_t **server);
 
 /* Starts listening on host (an IPv4 or IPv6 literal; "::" listens on both
  * families where the system allows) and port (0 picks a free one; see
  * uvws_server_port()). May be called more than once to listen on several
  * addresses. libuv errors pass through (UV_EADDRINUSE, UV_EINVAL...). */
-int uvws_server_listen(uvws_server_t *server, const char *host, int port,
-                       int backlog);
+UVWS_EXTERN int uvws_server_listen(uvws_server_t *server, const char *host,
+                                   int port, int backlog);
 
 /* The port of the most recent successful listen, or a negative error. */
-int uvws_server_port(const uvws_server_t *server);
+UVWS_EXTERN int uvws_server_port(const uvws_server_t *server);
 
 /* Like uvws_server_listen(), for wss://: connections accepted here do a TLS
  * handshake with the server's TLS settings (options->tls) before the
@@ -565,14 +584,15 @@ int uvws_server_port(const uvws_server_t *server);
  * closed without reaching the application. Errors: those of
  * uvws_server_listen(); UV_EINVAL when the server was created without a
  * TLS certificate; UV_ENOTSUP in a build without TLS. */
-int uvws_server_listen_tls(uvws_server_t *server, const char *host, int port,
-                           int backlog);
+UVWS_EXTERN int uvws_server_listen_tls(uvws_server_t *server, const char *host,
+                                       int port, int backlog);
 
 typedef void (*uvws_server_close_cb)(uvws_server_t *server);
 
 /* Stops listening and terminates every connection (each gets on_close),
  * then calls cb (may be NULL) and releases the server. */
-void uvws_server_close(uvws_server_t *server, uvws_server_close_cb cb);
+UVWS_EXTERN void uvws_server_close(uvws_server_t *server,
+                                   uvws_server_close_cb cb);
 
 /* Graceful shutdown: stops listening, closes every open connection with
  * code (1001 if 0) and reason (copied; may be NULL), drops those still in
@@ -581,9 +601,10 @@ void uvws_server_close(uvws_server_t *server, uvws_server_close_cb cb);
  * and releases the server. UVWS_EBADCODE / UVWS_EBADREASON as for
  * uvws_conn_close(), except that 1001 is allowed; UVWS_ESTATE when the
  * server is already closing. */
-int uvws_server_shutdown(uvws_server_t *server, int code, const char *reason,
-                         size_t reason_len, unsigned timeout_ms,
-                         uvws_server_close_cb cb);
+UVWS_EXTERN int uvws_server_shutdown(uvws_server_t *server, int code,
+                                     const char *reason, size_t reason_len,
+                                     unsigned timeout_ms,
+                                     uvws_server_close_cb cb);
 
 /* Routes: endpoints by path, each with its own callbacks.
  *
@@ -607,16 +628,16 @@ typedef struct {
 /* Adds a route for path (which starts with '/'; copied, as is route).
  * Errors: UV_EINVAL (bad path), UV_EEXIST (the same path and kind again),
  * UV_ENOMEM. */
-int uvws_server_route(uvws_server_t *server, const char *path,
-                      const uvws_route_t *route);
+UVWS_EXTERN int uvws_server_route(uvws_server_t *server, const char *path,
+                                  const uvws_route_t *route);
 
 /* The route's data pointer of an upgrade request or a connection; NULL when
  * it came in without a route. */
-void *uvws_request_route_data(const uvws_request_t *req);
-void *uvws_conn_route_data(const uvws_conn_t *conn);
+UVWS_EXTERN void *uvws_request_route_data(const uvws_request_t *req);
+UVWS_EXTERN void *uvws_conn_route_data(const uvws_conn_t *conn);
 
 /* Connections at this moment, in any state. */
-size_t uvws_server_connections(const uvws_server_t *server);
+UVWS_EXTERN size_t uvws_server_connections(const uvws_server_t *server);
 
 /* ------------------------------------------------------------------------ */
 /* Prepared messages, broadcast and publish/subscribe                        */
@@ -632,86 +653,93 @@ typedef struct uvws_prepared_s uvws_prepared_t;
 /* Prepares a message (data is copied; text must be UTF-8, else
  * UVWS_EBADUTF8). The caller holds one reference. Errors: UV_ENOMEM,
  * UV_EINVAL. */
-int uvws_prepared_create(uvws_msg_type_t type, const char *data, size_t len,
-                         uvws_prepared_t **msg);
+UVWS_EXTERN int uvws_prepared_create(uvws_msg_type_t type, const char *data,
+                                     size_t len, uvws_prepared_t **msg);
 
 /* Drops a reference; the memory goes when the last writer is done too. */
-void uvws_prepared_release(uvws_prepared_t *msg);
+UVWS_EXTERN void uvws_prepared_release(uvws_prepared_t *msg);
 
 /* Queues msg on conn; conn holds a reference until it is written. A client
  * connection masks, so it copies. Errors as uvws_conn_send(). */
-int uvws_conn_send_prepared(uvws_conn_t *conn, uvws_prepared_t *msg);
+UVWS_EXTERN int uvws_conn_send_prepared(uvws_conn_t *conn,
+                                        uvws_prepared_t *msg);
 
 /* Subscribes conn to topic (copied; any non-empty string). Subscribing
  * twice is one subscription. Subscriptions end when the connection does.
  * Errors: UV_EINVAL, UV_ENOMEM. */
-int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic);
+UVWS_EXTERN int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic);
 /* Ends a subscription; UV_ENOENT if there was none. */
-int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic);
+UVWS_EXTERN int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic);
 
 /* Sends a message to every OPEN subscriber of topic through one prepared
  * message. A subscriber whose bufferedAmount is above publish_limit is
  * skipped or closed with 1008, as publish_policy says. Returns how many
  * connections the message was queued to (0 when the topic has no
  * subscribers), or an error (UVWS_EBADUTF8, UV_ENOMEM, UV_EINVAL). */
-int uvws_server_publish(uvws_server_t *server, const char *topic,
-                        uvws_msg_type_t type, const char *data, size_t len);
-int uvws_server_publish_prepared(uvws_server_t *server, const char *topic,
-                                 uvws_prepared_t *msg);
+UVWS_EXTERN int uvws_server_publish(uvws_server_t *server, const char *topic,
+                                    uvws_msg_type_t type, const char *data,
+                                    size_t len);
+UVWS_EXTERN int uvws_server_publish_prepared(uvws_server_t *server,
+                                             const char *topic,
+                                             uvws_prepared_t *msg);
 
 /* Sends a message to every OPEN connection of the server, as publish does
  * (same slow-subscriber policy). Returns how many it was queued to. */
-int uvws_server_broadcast(uvws_server_t *server, uvws_msg_type_t type,
-                          const char *data, size_t len);
+UVWS_EXTERN int uvws_server_broadcast(uvws_server_t *server,
+                                      uvws_msg_type_t type, const char *data,
+                                      size_t len);
 
 /* Subscribers of topic at this moment. */
-size_t uvws_server_subscribers(const uvws_server_t *server,
-                               const char *topic);
+UVWS_EXTERN size_t uvws_server_subscribers(const uvws_server_t *server,
+                                           const char *topic);
 
 /* Replaces the Origin allow-list (NULL: any Origin); the list is copied.
  * Useful after uvws_server_listen() with port 0, once the server's own
  * origin is known. Applies to upgrades that arrive afterwards. Errors:
  * UV_ENOMEM. */
-int uvws_server_set_allowed_origins(uvws_server_t *server,
-                                    const char *const *origins);
+UVWS_EXTERN int uvws_server_set_allowed_origins(uvws_server_t *server,
+                                                const char *const *origins);
 
-void *uvws_server_get_data(const uvws_server_t *server);
-void uvws_server_set_data(uvws_server_t *server, void *data);
-uv_loop_t *uvws_server_loop(const uvws_server_t *server);
+UVWS_EXTERN void *uvws_server_get_data(const uvws_server_t *server);
+UVWS_EXTERN void uvws_server_set_data(uvws_server_t *server, void *data);
+UVWS_EXTERN uv_loop_t *uvws_server_loop(const uvws_server_t *server);
 
 /* Request accessors, for use inside uvws_upgrade_cb and uvws_http_cb. */
-const char *uvws_request_method(const uvws_request_t *req);
+UVWS_EXTERN const char *uvws_request_method(const uvws_request_t *req);
 /* The request target as sent ("/chat?room=1"). */
-const char *uvws_request_target(const uvws_request_t *req);
+UVWS_EXTERN const char *uvws_request_target(const uvws_request_t *req);
 /* The first header named name (case-insensitive), or NULL. */
-const char *uvws_request_header(const uvws_request_t *req, const char *name);
+UVWS_EXTERN const char *uvws_request_header(const uvws_request_t *req,
+                                            const char *name);
 /* Header i in arrival order; 0 and the name and value, or UV_ENOENT. */
-int uvws_request_header_at(const uvws_request_t *req, size_t i,
-                           const char **name, const char **value);
+UVWS_EXTERN int uvws_request_header_at(const uvws_request_t *req, size_t i,
+                                       const char **name, const char **value);
 /* Subprotocol i offered by the client, or NULL past the last. */
-const char *uvws_request_protocol(const uvws_request_t *req, size_t i);
-int uvws_request_peer_addr(const uvws_request_t *req,
-                           struct sockaddr_storage *addr);
+UVWS_EXTERN const char *uvws_request_protocol(const uvws_request_t *req,
+                                              size_t i);
+UVWS_EXTERN int uvws_request_peer_addr(const uvws_request_t *req,
+                                       struct sockaddr_storage *addr);
 /* Selects one of the offered subprotocols (UV_EINVAL if not offered). */
-int uvws_request_select_protocol(uvws_request_t *req, const char *protocol);
+UVWS_EXTERN int uvws_request_select_protocol(uvws_request_t *req,
+                                             const char *protocol);
 /* Overrides the server's callbacks for this connection (copied). */
-void uvws_request_set_callbacks(uvws_request_t *req,
-                                const uvws_callbacks_t *cbs);
+UVWS_EXTERN void uvws_request_set_callbacks(uvws_request_t *req,
+                                            const uvws_callbacks_t *cbs);
 /* Sets the connection's user pointer. */
-void uvws_request_set_data(uvws_request_t *req, void *data);
+UVWS_EXTERN void uvws_request_set_data(uvws_request_t *req, void *data);
 /* uvws_conn_tls_peer_subject() for the connection of an upgrade request:
  * over TLS with client certificates asked for, the verified client's
  * subject, or UV_ENOENT when it sent none. */
-int uvws_request_tls_peer_subject(const uvws_request_t *req, char *buf,
-                                  size_t size);
+UVWS_EXTERN int uvws_request_tls_peer_subject(const uvws_request_t *req,
+                                              char *buf, size_t size);
 /* The path of the target, without the query ("/chat"), NUL-terminated and
  * not percent-decoded. */
-const char *uvws_request_path(const uvws_request_t *req);
+UVWS_EXTERN const char *uvws_request_path(const uvws_request_t *req);
 /* Adds a header to the answer: the 101 of an accepted upgrade, the refusal
  * of a refused one, or uvws_request_respond(). name and value are copied;
  * UV_EINVAL for a name that is not a token or a value with CR, LF or NUL. */
-int uvws_request_add_header(uvws_request_t *req, const char *name,
-                            const char *value);
+UVWS_EXTERN int uvws_request_add_header(uvws_request_t *req, const char *name,
+                                        const char *value);
 
 /* Answers a plain HTTP request (from uvws_http_cb): status (100-599), the
  * headers added with uvws_request_add_header(), Content-Length: len, and
@@ -719,9 +747,9 @@ int uvws_request_add_header(uvws_request_t *req, const char *name,
  * NULL with len still the length GET would have). Only once per request:
  * UVWS_ESTATE after the first answer, and outside uvws_http_cb. UV_EINVAL
  * for a bad status, a content type with CR or LF, or a missing body. */
-int uvws_request_respond(uvws_request_t *req, int status,
-                         const char *content_type, const char *body,
-                         size_t len);
+UVWS_EXTERN int uvws_request_respond(uvws_request_t *req, int status,
+                                     const char *content_type, const char *body,
+                                     size_t len);
 
 /* Answers a GET or HEAD request with the file under root that the request's
  * path names: percent-decoding, no ".." segments, no escape from root
@@ -735,7 +763,7 @@ int uvws_request_respond(uvws_request_t *req, int status,
  * for examples and small tools, not as a web server. Returns 0 when it
  * answered (with any status) or a negative error when it could not
  * (nothing sent; the request may still be answered). */
-int uvws_request_serve_file(uvws_request_t *req, const char *root);
+UVWS_EXTERN int uvws_request_serve_file(uvws_request_t *req, const char *root);
 
 #ifdef __cplusplus
 }
