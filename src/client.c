@@ -16,7 +16,6 @@
 struct uvws_client_s {
   uvws__ctx_t ctx;
   uvws__rand_t rand;
-  uv_timer_t closer; /* its close callback ends uvws_client_close() */
   uvws_client_close_cb close_cb;
   int closer_closing;
   void *data;
@@ -68,14 +67,13 @@ int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
   c->ctx.rand = &c->rand;
   uvws__limits_resolve(&c->ctx.limits, options ? &options->limits : NULL,
                        NULL);
-  uv_timer_init(loop, &c->closer);
-  c->closer.data = c;
+  uvws__ctx_init(&c->ctx, loop);
   *out = c;
   return 0;
 }
 
 static void client_closed(uv_handle_t *h) {
-  uvws_client_t *c = h->data;
+  uvws_client_t *c = uvws__container_of(h->data, uvws_client_t, ctx);
   if (c->close_cb)
     c->close_cb(c);
   uvws__rand_free(&c->rand);
@@ -89,7 +87,7 @@ static void client_last_conn(uvws__ctx_t *ctx) {
   uvws_client_t *c = uvws__container_of(ctx, uvws_client_t, ctx);
   if (!c->closer_closing) {
     c->closer_closing = 1;
-    uv_close((uv_handle_t *)&c->closer, client_closed);
+    uvws__ctx_close(&c->ctx, client_closed);
   }
 }
 
@@ -123,10 +121,10 @@ void uvws_client_close(uvws_client_t *c, uvws_client_close_cb cb) {
  * another, each NUL-terminated. */
 void uvws__client_keep_response(uvws_conn_t *conn,
                                 const uvws__http_head_t *head) {
-  uvws__buf_t *b = &conn->resp;
+  uvws__buf_t *b = &conn->cc->resp;
   b->len = 0;
-  conn->resp_count = 0;
-  conn->http_status = head->status;
+  conn->cc->resp_count = 0;
+  conn->cc->http_status = head->status;
   for (size_t i = 0; i < head->num_headers; i++) {
     const uvws__header_t *h = &head->headers[i];
     if (uvws__buf_append(b, h->name, h->name_len) != 0 ||
@@ -134,19 +132,20 @@ void uvws__client_keep_response(uvws_conn_t *conn,
         uvws__buf_append(b, h->value, h->value_len) != 0 ||
         uvws__buf_append(b, "", 1) != 0)
       return; /* what fitted is kept */
-    conn->resp_count++;
+    conn->cc->resp_count++;
   }
 }
 
 int uvws_conn_http_status(const uvws_conn_t *conn) {
-  return conn->http_status;
+  return conn->cc ? conn->cc->http_status : 0;
 }
 
 int uvws_conn_response_header_at(const uvws_conn_t *conn, size_t i,
                                  const char **name, const char **value) {
-  const char *p = conn->resp.base;
-  if (i >= conn->resp_count)
+  const char *p;
+  if (conn->cc == NULL || i >= conn->cc->resp_count)
     return UV_ENOENT;
+  p = conn->cc->resp.base;
   while (i-- > 0) {
     p += strlen(p) + 1;
     p += strlen(p) + 1;
@@ -166,38 +165,43 @@ const char *uvws_conn_response_header(const uvws_conn_t *conn,
 }
 
 void uvws__client_conn_free(uvws_conn_t *conn) {
-  uvws__buf_free(&conn->resp);
-  if (conn->proxy) {
-    uvws__proxy_free(conn->proxy);
-    free(conn->proxy);
+  if (conn->cc == NULL)
+    return;
+  uvws__buf_free(&conn->cc->resp);
+  if (conn->cc->proxy) {
+    uvws__proxy_free(conn->cc->proxy);
+    free(conn->cc->proxy);
   }
-  if (conn->offered) {
-    for (char **p = conn->offered; *p; p++)
+  if (conn->cc->offered) {
+    for (char **p = conn->cc->offered; *p; p++)
       free(*p);
-    free(conn->offered);
+    free(conn->cc->offered);
   }
-  free(conn->origin);
-  free(conn->pmd_opts);
-  free(conn->host);
-  free(conn->target);
-  free(conn->host_header);
-  if (conn->ai_all)
-    uv_freeaddrinfo(conn->ai_all);
-  free(conn->gai);
+  free(conn->cc->origin);
+  free(conn->cc->pmd_opts);
+  free(conn->cc->host);
+  free(conn->cc->target);
+  free(conn->cc->host_header);
+  if (conn->cc->ai_all)
+    uv_freeaddrinfo(conn->cc->ai_all);
+  free(conn->cc->gai);
+  free(conn->cc->pmd_offer);
+  free(conn->cc);
+  conn->cc = NULL;
 }
 
 /* Starts a connect to addr; 0 or a libuv error. */
 static int connect_to(uvws_conn_t *conn, const struct sockaddr *addr) {
-  conn->creq.data = conn;
-  return uv_tcp_connect(&conn->creq, &conn->tcp, addr, on_connect);
+  conn->cc->creq.data = conn;
+  return uv_tcp_connect(&conn->cc->creq, &conn->tcp, addr, on_connect);
 }
 
 /* Tries the next resolved address, if any; 0 when one was started. */
 static int connect_next(uvws_conn_t *conn) {
   int r = UV_ECONNREFUSED;
-  while (conn->ai_next != NULL) {
-    struct addrinfo *ai = conn->ai_next;
-    conn->ai_next = ai->ai_next;
+  while (conn->cc->ai_next != NULL) {
+    struct addrinfo *ai = conn->cc->ai_next;
+    conn->cc->ai_next = ai->ai_next;
     r = connect_to(conn, ai->ai_addr);
     if (r == 0)
       return 0;
@@ -263,9 +267,9 @@ static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   n = uvws__http_parse_response(conn->hs.base, conn->hs.len, &head);
-  if (n == 0 && conn->hs.len <= conn->limits.max_header_size)
+  if (n == 0 && conn->hs.len <= conn->limits->max_header_size)
     return;
-  if (n == 0 || (n > 0 && (size_t)n > conn->limits.max_header_size))
+  if (n == 0 || (n > 0 && (size_t)n > conn->limits->max_header_size))
     n = UVWS_EHDRTOOBIG;
   if (n < 0) {
     proxy_fail(conn, (int)n);
@@ -306,9 +310,9 @@ static void proxy_start(uvws_conn_t *conn) {
   int r;
 
   snprintf(authority, sizeof(authority),
-           strchr(conn->host, ':') ? "[%s]:%d" : "%s:%d", conn->host,
-           conn->port);
-  r = uvws__proxy_connect_request(&out, authority, conn->proxy);
+           strchr(conn->cc->host, ':') ? "[%s]:%d" : "%s:%d", conn->cc->host,
+           conn->cc->port);
+  r = uvws__proxy_connect_request(&out, authority, conn->cc->proxy);
   req = malloc(sizeof(*req) + out.len);
   if (r != 0 || req == NULL) {
     free(req);
@@ -336,7 +340,7 @@ static void on_connect(uv_connect_t *req, int status) {
   if (status == UV_ECANCELED || conn->closing)
     return;
   if (status < 0) {
-    if (conn->ai_next != NULL) {
+    if (conn->cc->ai_next != NULL) {
       /* A failed connect leaves the socket unusable: start over with a new
        * handle for the next address. */
       uv_close((uv_handle_t *)&conn->tcp, on_retry_closed);
@@ -348,7 +352,7 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
-  if (conn->proxy != NULL)
+  if (conn->cc->proxy != NULL)
     proxy_start(conn);
   else
     connected(conn);
@@ -360,8 +364,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
   uvws_conn_t *conn = req->data;
   int r;
 
-  free(conn->gai);
-  conn->gai = NULL;
+  free(conn->cc->gai);
+  conn->cc->gai = NULL;
   if (conn->closing) {
     if (res)
       uv_freeaddrinfo(res);
@@ -375,8 +379,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
     uvws__conn_emit_error(conn);
     return;
   }
-  conn->ai_all = res;
-  conn->ai_next = res;
+  conn->cc->ai_all = res;
+  conn->cc->ai_next = res;
   r = connect_next(conn);
   if (r != 0) {
     uvws__conn_error(conn, r);
@@ -414,12 +418,12 @@ static int copy_protocols(uvws_conn_t *conn, const char *const *protocols) {
     return 0;
   while (protocols[n])
     n++;
-  conn->offered = calloc(n + 1, sizeof(char *));
-  if (conn->offered == NULL)
+  conn->cc->offered = calloc(n + 1, sizeof(char *));
+  if (conn->cc->offered == NULL)
     return UV_ENOMEM;
   for (i = 0; i < n; i++) {
-    conn->offered[i] = dupstr(protocols[i]);
-    if (conn->offered[i] == NULL)
+    conn->cc->offered[i] = dupstr(protocols[i]);
+    if (conn->cc->offered[i] == NULL)
       return UV_ENOMEM;
   }
   return 0;
@@ -478,23 +482,35 @@ int uvws_connect(uvws_client_t *c, const char *url,
     return r;
   }
   /* From here the connection is released through uvws__conn_finish(). */
+  conn->cc = calloc(1, sizeof(*conn->cc));
+  if (conn->cc == NULL) {
+    uvws__url_free(&u);
+    r = UV_ENOMEM;
+    goto fail;
+  }
+  uvws__limits_resolve(&conn->cc->limits, options->limits, &c->ctx.limits);
+  conn->limits = &conn->cc->limits;
+  conn->proto.max_message_size = conn->limits->max_message_size;
   conn->corked = 1; /* nothing is written before the TCP connect */
-  conn->host = u.host;
-  conn->target = u.target;
-  conn->host_header = u.host_header;
-  conn->port = u.port;
+  conn->cc->host = u.host;
+  conn->cc->target = u.target;
+  conn->cc->host_header = u.host_header;
+  conn->cc->port = u.port;
   conn->url = dupstr(url);
-  conn->origin = dupstr(options->origin);
+  conn->cc->origin = dupstr(options->origin);
   if (cbs)
-    conn->cbs = *cbs;
+    conn->cc->cbs = *cbs;
+  conn->cbs = &conn->cc->cbs;
   conn->data = data;
 
   r = UV_ENOMEM;
-  if (conn->url == NULL || (options->origin && conn->origin == NULL) ||
+  if (conn->url == NULL || (options->origin && conn->cc->origin == NULL) ||
       copy_protocols(conn, options->protocols) != 0)
     goto fail;
   if (u.secure) {
-    r = uvws__conn_tls_init(conn, conn->host);
+    r = uvws__conn_tls_init(conn, conn->cc->host);
+    if (r == 0)
+      r = uvws__conn_pin_out(conn); /* the TLS code keeps its batches */
     if (r != 0)
       goto fail;
   }
@@ -502,21 +518,21 @@ int uvws_connect(uvws_client_t *c, const char *url,
   r = uvws__rand_bytes(&c->rand, raw, sizeof(raw));
   if (r != 0)
     goto fail;
-  mbedtls_base64_encode((unsigned char *)conn->key, sizeof(conn->key), &klen,
+  mbedtls_base64_encode((unsigned char *)conn->cc->key, sizeof(conn->cc->key), &klen,
                         raw, sizeof(raw));
   /* Lines after uvws's own: the deflate offer, the caller's headers. */
   {
     uvws__buf_t extra = {0};
     r = UV_ENOMEM;
     if (options->deflate) {
-      conn->pmd_offer = malloc(sizeof(*conn->pmd_offer));
-      conn->pmd_opts = malloc(sizeof(*conn->pmd_opts));
-      if (conn->pmd_offer == NULL || conn->pmd_opts == NULL)
+      conn->cc->pmd_offer = malloc(sizeof(*conn->cc->pmd_offer));
+      conn->cc->pmd_opts = malloc(sizeof(*conn->cc->pmd_opts));
+      if (conn->cc->pmd_offer == NULL || conn->cc->pmd_opts == NULL)
         goto fail;
-      *conn->pmd_opts = *options->deflate;
-      uvws__deflate_resolve(conn->pmd_offer, options->deflate);
+      *conn->cc->pmd_opts = *options->deflate;
+      uvws__deflate_resolve(conn->cc->pmd_offer, options->deflate);
       if (uvws__buf_append_str(&extra, "Sec-WebSocket-Extensions: ") != 0 ||
-          uvws__pmd_offer(conn->pmd_offer, &extra) != 0 ||
+          uvws__pmd_offer(conn->cc->pmd_offer, &extra) != 0 ||
           uvws__buf_append_str(&extra, "\r\n") != 0) {
         uvws__buf_free(&extra);
         goto fail;
@@ -535,10 +551,14 @@ int uvws_connect(uvws_client_t *c, const char *url,
       uvws__buf_free(&extra);
       goto fail;
     }
-    r = uvws__hs_build_request(&conn->batch[0].arena, conn->target,
-                               conn->host_header, conn->key, conn->origin,
-                               (const char *const *)conn->offered,
-                               extra.len ? extra.base : NULL);
+    uvws__buf_t *arena = uvws__conn_arena(conn);
+    r = arena == NULL
+            ? UV_ENOMEM
+            : uvws__hs_build_request(arena, conn->cc->target,
+                                     conn->cc->host_header, conn->cc->key,
+                                     conn->cc->origin,
+                                     (const char *const *)conn->cc->offered,
+                                     extra.len ? extra.base : NULL);
     uvws__buf_free(&extra);
     if (r != 0)
       goto fail;
@@ -549,26 +569,26 @@ int uvws_connect(uvws_client_t *c, const char *url,
   {
     const char *purl = options->proxy;
     if (purl == NULL && options->proxy_from_env)
-      purl = uvws__proxy_from_env(conn->host, u.secure);
+      purl = uvws__proxy_from_env(conn->cc->host, u.secure);
     if (purl != NULL) {
-      conn->proxy = calloc(1, sizeof(*conn->proxy));
-      if (conn->proxy == NULL) {
+      conn->cc->proxy = calloc(1, sizeof(*conn->cc->proxy));
+      if (conn->cc->proxy == NULL) {
         r = UV_ENOMEM;
         goto fail;
       }
-      r = uvws__proxy_parse(purl, conn->proxy);
+      r = uvws__proxy_parse(purl, conn->cc->proxy);
       if (r != 0) {
-        free(conn->proxy);
-        conn->proxy = NULL;
+        free(conn->cc->proxy);
+        conn->cc->proxy = NULL;
         goto fail;
       }
     }
   }
   {
-    const char *chost = conn->proxy ? conn->proxy->host : conn->host;
-    int cport = conn->proxy ? conn->proxy->port : conn->port;
+    const char *chost = conn->cc->proxy ? conn->cc->proxy->host : conn->cc->host;
+    int cport = conn->cc->proxy ? conn->cc->proxy->port : conn->cc->port;
 
-  uvws__conn_set_timer(conn, conn->limits.handshake_timeout_ms);
+  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
   if (uv_ip4_addr(chost, cport, (struct sockaddr_in *)&ss) == 0 ||
       uv_ip6_addr(chost, cport, (struct sockaddr_in6 *)&ss) == 0) {
     r = connect_to(conn, (const struct sockaddr *)&ss);
@@ -582,17 +602,17 @@ int uvws_connect(uvws_client_t *c, const char *url,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     snprintf(port, sizeof(port), "%d", cport);
-    conn->gai = malloc(sizeof(*conn->gai));
-    if (conn->gai == NULL) {
+    conn->cc->gai = malloc(sizeof(*conn->cc->gai));
+    if (conn->cc->gai == NULL) {
       r = UV_ENOMEM;
       goto fail;
     }
-    conn->gai->data = conn;
-    r = uv_getaddrinfo(c->ctx.loop, conn->gai, on_resolved, chost, port,
+    conn->cc->gai->data = conn;
+    r = uv_getaddrinfo(c->ctx.loop, conn->cc->gai, on_resolved, chost, port,
                        &hints);
     if (r != 0) {
-      free(conn->gai);
-      conn->gai = NULL;
+      free(conn->cc->gai);
+      conn->cc->gai = NULL;
       goto fail;
     }
     conn->pending++;
@@ -619,10 +639,10 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
 
   n = uvws__http_parse_response(conn->hs.base, conn->hs.len, &head);
   /* A whole head can arrive in one read: its own size counts too. */
-  if (n > 0 && (size_t)n > conn->limits.max_header_size)
+  if (n > 0 && (size_t)n > conn->limits->max_header_size)
     n = UVWS_EHDRTOOBIG;
   if (n == 0) {
-    if (conn->hs.len > conn->limits.max_header_size)
+    if (conn->hs.len > conn->limits->max_header_size)
       n = UVWS_EHDRTOOBIG;
     else
       return;
@@ -633,17 +653,17 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
     return;
   }
   uvws__client_keep_response(conn, &head);
-  r = uvws__hs_check_response(&head, conn->key,
-                              (const char *const *)conn->offered,
-                              conn->pmd_offer != NULL, &proto, &plen);
-  if (r == 0 && conn->pmd_offer != NULL) {
+  r = uvws__hs_check_response(&head, conn->cc->key,
+                              (const char *const *)conn->cc->offered,
+                              conn->cc->pmd_offer != NULL, &proto, &plen);
+  if (r == 0 && conn->cc->pmd_offer != NULL) {
     /* RFC 7692 5: a response that does not validly accept our offer fails
      * the connection. */
     uvws__pmd_params_t params;
-    r = uvws__pmd_accept(&head, conn->pmd_offer, &params);
+    r = uvws__pmd_accept(&head, conn->cc->pmd_offer, &params);
     if (r == 1) {
       const uvws__header_t *h = uvws__http_find(&head, "Sec-WebSocket-Extensions");
-      r = uvws__conn_set_deflate(conn, &params, conn->pmd_opts, h->value,
+      r = uvws__conn_set_deflate(conn, &params, conn->cc->pmd_opts, h->value,
                                  h->value_len);
     }
   }

@@ -13,9 +13,9 @@
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_write(uv_write_t *req, int status);
-static void on_timer(uv_timer_t *t);
 static void on_handle_closed(uv_handle_t *h);
 static void keepalive_arm(uvws_conn_t *conn);
+static void after_queue(uvws_conn_t *conn);
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n);
 static void p_ping(uvws__proto_t *p, const char *d, size_t n);
@@ -60,23 +60,26 @@ void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
       in->idle_timeout_ms ? in->idle_timeout_ms : f->idle_timeout_ms;
 }
 
+static const uvws_callbacks_t no_callbacks;
+
 int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
                     const uvws_limits_t *limits) {
   int r;
+  (void)limits; /* client connections with their own set them after */
   memset(conn, 0, sizeof(*conn));
   conn->ctx = ctx;
   conn->is_client = is_client ? 1 : 0;
   conn->state = UVWS_CONNECTING;
-  uvws__limits_resolve(&conn->limits, limits, &ctx->limits);
+  conn->cbs = &no_callbacks;
+  conn->limits = &ctx->limits;
+  conn->heap_idx = UINT32_MAX;
   r = uv_tcp_init(ctx->loop, &conn->tcp);
   if (r != 0)
     return r;
-  uv_timer_init(ctx->loop, &conn->timer); /* cannot fail */
   conn->tcp.data = conn;
-  conn->timer.data = conn;
-  conn->pending = 2;
+  conn->pending = 1;
   uvws__proto_init(&conn->proto, &proto_cbs, conn, !is_client,
-                   conn->limits.max_message_size);
+                   conn->limits->max_message_size);
   /* Link into the context so closing it reaches every connection. */
   conn->next = ctx->conns;
   if (ctx->conns)
@@ -86,9 +89,151 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   return 0;
 }
 
+/* ----------------------------------------------------------------------- */
+/* Deadlines: a min-heap per context under one uv_timer_t                  */
+
+static void ctx_on_timer(uv_timer_t *t);
+static void conn_timeout(uvws_conn_t *conn);
+
+void uvws__ctx_init(uvws__ctx_t *ctx, uv_loop_t *loop) {
+  ctx->loop = loop;
+  uv_timer_init(loop, &ctx->timer); /* cannot fail */
+  ctx->timer.data = ctx;
+  uv_prepare_init(loop, &ctx->flusher); /* cannot fail */
+  ctx->flusher.data = ctx;
+}
+
+static void ctx_handle_closed(uv_handle_t *h) {
+  uvws__ctx_t *ctx = h->data;
+  if (--ctx->handles_open == 0)
+    ctx->close_cb((uv_handle_t *)&ctx->timer);
+}
+
+void uvws__ctx_close(uvws__ctx_t *ctx, uv_close_cb close_cb) {
+  while (ctx->free_outs) {
+    uvws__wout_t *o = ctx->free_outs;
+    ctx->free_outs = o->next_free;
+    for (int i = 0; i < 2; i++) {
+      uvws__buf_free(&o->batch[i].arena);
+      free(o->batch[i].segs);
+    }
+    free(o);
+  }
+  ctx->nfree_outs = 0;
+  free(ctx->heap);
+  ctx->heap = NULL;
+  ctx->heap_len = ctx->heap_cap = 0;
+  ctx->close_cb = close_cb;
+  ctx->handles_open = 2;
+  uv_close((uv_handle_t *)&ctx->timer, ctx_handle_closed);
+  uv_close((uv_handle_t *)&ctx->flusher, ctx_handle_closed);
+}
+
+static void heap_swap(uvws__ctx_t *ctx, size_t a, size_t b) {
+  uvws_conn_t *t = ctx->heap[a];
+  ctx->heap[a] = ctx->heap[b];
+  ctx->heap[b] = t;
+  ctx->heap[a]->heap_idx = (uint32_t)a;
+  ctx->heap[b]->heap_idx = (uint32_t)b;
+}
+
+static void heap_up(uvws__ctx_t *ctx, size_t i) {
+  while (i > 0 && ctx->heap[(i - 1) / 2]->deadline > ctx->heap[i]->deadline) {
+    heap_swap(ctx, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+}
+
+static void heap_down(uvws__ctx_t *ctx, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < ctx->heap_len && ctx->heap[l]->deadline < ctx->heap[m]->deadline)
+      m = l;
+    if (r < ctx->heap_len && ctx->heap[r]->deadline < ctx->heap[m]->deadline)
+      m = r;
+    if (m == i)
+      return;
+    heap_swap(ctx, i, m);
+    i = m;
+  }
+}
+
+static void heap_remove(uvws__ctx_t *ctx, uvws_conn_t *conn) {
+  size_t i = conn->heap_idx;
+  if (i == UINT32_MAX)
+    return;
+  conn->heap_idx = UINT32_MAX;
+  if (i != --ctx->heap_len) {
+    ctx->heap[i] = ctx->heap[ctx->heap_len];
+    ctx->heap[i]->heap_idx = (uint32_t)i;
+    heap_up(ctx, i);
+    heap_down(ctx, ctx->heap[i]->heap_idx);
+  }
+}
+
+/* Points the uv timer at the earliest deadline. It is restarted only when
+ * that deadline moves earlier; a timer that fires early finds nothing due
+ * and is pointed again, which is cheaper than restarting it at every
+ * change. */
+static void ctx_arm(uvws__ctx_t *ctx) {
+  uint64_t now, d;
+  if (ctx->heap_len == 0) {
+    if (ctx->armed) {
+      uv_timer_stop(&ctx->timer);
+      ctx->armed = 0;
+    }
+    return;
+  }
+  d = ctx->heap[0]->deadline;
+  if (ctx->armed && ctx->armed <= d)
+    return;
+  now = uv_now(ctx->loop);
+  uv_timer_start(&ctx->timer, ctx_on_timer, d > now ? d - now : 0, 0);
+  ctx->armed = d;
+}
+
+static void ctx_on_timer(uv_timer_t *t) {
+  uvws__ctx_t *ctx = t->data;
+  uint64_t now = uv_now(ctx->loop);
+  ctx->armed = 0;
+  while (ctx->heap_len > 0 && ctx->heap[0]->deadline <= now) {
+    uvws_conn_t *conn = ctx->heap[0];
+    heap_remove(ctx, conn);
+    conn_timeout(conn); /* may set a new deadline for conn */
+  }
+  ctx_arm(ctx);
+}
+
 void uvws__conn_set_timer(uvws_conn_t *conn, unsigned ms) {
-  if (!conn->closing)
-    uv_timer_start(&conn->timer, on_timer, ms, 0);
+  uvws__ctx_t *ctx = conn->ctx;
+  if (conn->closing)
+    return;
+  conn->deadline = uv_now(ctx->loop) + ms;
+  if (conn->heap_idx == UINT32_MAX) {
+    if (ctx->heap_len == ctx->heap_cap) {
+      size_t cap = ctx->heap_cap ? ctx->heap_cap * 2 : 64;
+      uvws_conn_t **h = realloc(ctx->heap, cap * sizeof(*h));
+      if (h == NULL) {
+        /* Without a deadline a connection could hang: end it now. */
+        uvws__conn_error(conn, UV_ENOMEM);
+        uvws__conn_finish(conn);
+        return;
+      }
+      ctx->heap = h;
+      ctx->heap_cap = cap;
+    }
+    conn->heap_idx = (uint32_t)ctx->heap_len;
+    ctx->heap[ctx->heap_len++] = conn;
+    heap_up(ctx, conn->heap_idx);
+  } else {
+    heap_up(ctx, conn->heap_idx);
+    heap_down(ctx, conn->heap_idx);
+  }
+  ctx_arm(ctx);
+}
+
+void uvws__conn_stop_timer(uvws_conn_t *conn) {
+  heap_remove(conn->ctx, conn);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -108,8 +253,8 @@ void uvws__conn_emit_error(uvws_conn_t *conn) {
   if (!conn->error_pending)
     return;
   conn->error_pending = 0;
-  if (conn->handed && conn->cbs.on_error)
-    conn->cbs.on_error(conn, conn->error);
+  if (conn->handed && conn->cbs->on_error)
+    conn->cbs->on_error(conn, conn->error);
 }
 
 /* Closes the handles; the connection is released when both are closed. */
@@ -119,14 +264,20 @@ void uvws__conn_finish(uvws_conn_t *conn) {
   conn->closing = 1;
   uvws__proto_stop(&conn->proto); /* no events from the rest of a read */
   uv_read_stop((uv_stream_t *)&conn->tcp);
-  uv_timer_stop(&conn->timer);
-  if (conn->gai != NULL)
-    uv_cancel((uv_req_t *)conn->gai);
+  uvws__conn_stop_timer(conn);
+  if (conn->flush_queued) {
+    uvws_conn_t **pp = &conn->ctx->flush_list;
+    while (*pp != conn)
+      pp = &(*pp)->flush_next;
+    *pp = conn->flush_next;
+    conn->flush_queued = 0;
+  }
+  if (conn->cc != NULL && conn->cc->gai != NULL)
+    uv_cancel((uv_req_t *)conn->cc->gai);
   /* A client between two addresses may have its tcp handle closing
    * already; it is released through that close. */
   if (!uv_is_closing((uv_handle_t *)&conn->tcp))
     uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
-  uv_close((uv_handle_t *)&conn->timer, on_handle_closed);
 }
 
 static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
@@ -150,21 +301,21 @@ static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
     uvws__buf_free(&b->arena);
 }
 
+static void out_put(uvws_conn_t *conn);
+
 static void conn_free(uvws_conn_t *conn) {
   uvws__ctx_t *ctx = conn->ctx;
-  int i;
 
-  for (i = 0; i < 2; i++) {
-    uvws__buf_free(&conn->batch[i].arena);
-    free(conn->batch[i].segs);
-  }
+  conn->out_pinned = 0;
+  out_put(conn);
   uvws__proto_free(&conn->proto);
   uvws__conn_tls_free(conn);
   if (conn->pmd) {
     uvws__pmd_free(conn->pmd);
     free(conn->pmd);
   }
-  free(conn->pmd_offer);
+  if (conn->own_cbs)
+    free((void *)conn->cbs);
   uvws__buf_free(&conn->hs);
   free(conn->close_reason);
   free(conn->url);
@@ -202,8 +353,10 @@ void uvws__conn_unref(uvws_conn_t *conn) {
     return;
 
   /* Writes not yet made are cancelled. */
-  batch_release(conn, &conn->batch[0], UV_ECANCELED);
-  batch_release(conn, &conn->batch[1], UV_ECANCELED);
+  if (conn->batch) {
+    batch_release(conn, &conn->batch[0], UV_ECANCELED);
+    batch_release(conn, &conn->batch[1], UV_ECANCELED);
+  }
   conn->buffered = 0;
 
   if (conn->close_sent && conn->close_received && !conn->failed) {
@@ -221,16 +374,79 @@ void uvws__conn_unref(uvws_conn_t *conn) {
 
   conn->state = UVWS_CLOSED;
   uvws__conn_emit_error(conn);
-  if (conn->handed && conn->cbs.on_close)
-    conn->cbs.on_close(conn, code, reason, reason_len, clean);
+  if (conn->handed && conn->cbs->on_close)
+    conn->cbs->on_close(conn, code, reason, reason_len, clean);
   conn_free(conn);
 }
 
 /* ----------------------------------------------------------------------- */
 /* The write queue                                                         */
 
+/* Takes a write block from the context's pool (or a new one). */
+static int out_get(uvws_conn_t *conn) {
+  uvws__ctx_t *ctx = conn->ctx;
+  uvws__wout_t *o;
+  if (conn->out)
+    return 0;
+  o = ctx->free_outs;
+  if (o != NULL) {
+    ctx->free_outs = o->next_free;
+    ctx->nfree_outs--;
+  } else {
+    o = calloc(1, sizeof(*o));
+    if (o == NULL)
+      return UV_ENOMEM;
+  }
+  o->wreq.data = conn;
+  conn->out = o;
+  conn->batch = o->batch;
+  return 0;
+}
+
+/* The pool keeps this many blocks for connections that start writing. */
+#define UVWS__OUT_POOL 256
+
+/* Gives the write block back once nothing is queued or in flight. */
+static void out_put(uvws_conn_t *conn) {
+  uvws__ctx_t *ctx = conn->ctx;
+  uvws__wout_t *o = conn->out;
+  if (o == NULL || conn->writing || conn->out_pinned)
+    return;
+  if (o->batch[0].arena.len || o->batch[0].nsegs || o->batch[1].arena.len ||
+      o->batch[1].nsegs)
+    return;
+  conn->out = NULL;
+  conn->batch = NULL;
+  if (ctx->nfree_outs < UVWS__OUT_POOL) {
+    o->next_free = ctx->free_outs;
+    ctx->free_outs = o;
+    ctx->nfree_outs++;
+    return;
+  }
+  for (int i = 0; i < 2; i++) {
+    uvws__buf_free(&o->batch[i].arena);
+    free(o->batch[i].segs);
+  }
+  free(o);
+}
+
+int uvws__conn_pin_out(uvws_conn_t *conn) {
+  int r = out_get(conn);
+  if (r == 0)
+    conn->out_pinned = 1;
+  return r;
+}
+
+/* The batch being filled; NULL when out of memory. */
 static uvws__wbatch_t *filling(uvws_conn_t *conn) {
+  if (out_get(conn) != 0)
+    return NULL;
   return &conn->batch[conn->fill];
+}
+
+uvws__buf_t *uvws__conn_arena(uvws_conn_t *conn) {
+  uvws__wbatch_t *b = filling(conn);
+  return b ? &b->arena : NULL;
 }
 
 static int batch_add_seg(uvws__wbatch_t *b, const char *ext, size_t len,
@@ -256,7 +472,8 @@ static int batch_add_seg(uvws__wbatch_t *b, const char *ext, size_t len,
 }
 
 int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
-  return uvws__buf_append(&filling(conn)->arena, data, len);
+  uvws__wbatch_t *b = filling(conn);
+  return b ? uvws__buf_append(&b->arena, data, len) : UV_ENOMEM;
 }
 
 /* Frames a payload straight into the filling batch: header, then the
@@ -273,6 +490,8 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
   size_t hlen, copy;
   int r;
 
+  if (b == NULL)
+    return UV_ENOMEM;
   if (conn->is_client) {
     r = uvws__rand_bytes(conn->ctx->rand, mask, 4);
     if (r != 0)
@@ -305,7 +524,7 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
   if (payload) {
     b->payload += payload;
     conn->buffered += payload;
-    if (conn->buffered > conn->limits.drain_low_water)
+    if (conn->buffered > conn->limits->drain_low_water)
       conn->drain_armed = 1;
   }
   return 0;
@@ -436,11 +655,13 @@ void uvws__conn_flush(uvws_conn_t *conn) {
   size_t nbufs = 0, i, off = 0, total = 0, n;
   int r;
 
-  if (conn->writing || conn->corked || conn->closing)
+  if (conn->writing || conn->corked || conn->closing || conn->out == NULL)
     return;
-  b = filling(conn);
-  if (b->arena.len == 0 && b->nsegs == 0 && !uvws__conn_tls_pending(conn))
+  b = &conn->batch[conn->fill];
+  if (b->arena.len == 0 && b->nsegs == 0 && !uvws__conn_tls_pending(conn)) {
+    out_put(conn);
     return;
+  }
 
   if (2 * b->nsegs + 1 > UVWS__STACK_BUFS) {
     bufs = malloc((2 * b->nsegs + 1) * sizeof(*bufs));
@@ -484,6 +705,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
       if (bufs != stack)
         free(bufs);
       batch_done(conn, b, 0);
+      out_put(conn);
       return;
     }
     if (r < 0 && r != UV_EAGAIN) {
@@ -503,7 +725,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
 
   conn->fill ^= 1;
   conn->writing = 1;
-  r = uv_write(&conn->wreq, (uv_stream_t *)&conn->tcp, bufs + i,
+  r = uv_write(&conn->out->wreq, (uv_stream_t *)&conn->tcp, bufs + i,
                (unsigned)(nbufs - i), on_write);
   if (bufs != stack)
     free(bufs);
@@ -516,9 +738,8 @@ void uvws__conn_flush(uvws_conn_t *conn) {
 }
 
 static void on_write(uv_write_t *req, int status) {
-  uvws_conn_t *conn = uvws__container_of(req, uvws_conn_t, wreq);
+  uvws_conn_t *conn = req->data;
   uvws__wbatch_t *b = &conn->batch[conn->fill ^ 1];
-  size_t before = conn->buffered;
 
   conn->writing = 0;
   batch_done(conn, b, status);
@@ -534,13 +755,19 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   uvws__conn_flush(conn);
-  if (conn->drain_armed && before != conn->buffered &&
-      conn->buffered <= conn->limits.drain_low_water && !conn->closing) {
-    conn->drain_armed = 0;
-    if (conn->cbs.on_drain && conn->handed)
-      conn->cbs.on_drain(conn);
-  }
+  uvws__conn_drain_check(conn);
   uvws__conn_emit_error(conn);
+}
+
+/* on_drain once bufferedAmount, having been above the low-water mark, is
+ * at or below it; called only from libuv callbacks. */
+void uvws__conn_drain_check(uvws_conn_t *conn) {
+  if (conn->drain_armed && conn->buffered <= conn->limits->drain_low_water &&
+      !conn->closing && conn->state != UVWS_CLOSED) {
+    conn->drain_armed = 0;
+    if (conn->cbs->on_drain && conn->handed)
+      conn->cbs->on_drain(conn);
+  }
 }
 
 /* ----------------------------------------------------------------------- */
@@ -566,7 +793,7 @@ static int queue_close(uvws_conn_t *conn, unsigned code, const char *reason,
   filling(conn)->has_close = 1;
   conn->close_sent = 1;
   conn->state = UVWS_CLOSING;
-  uvws__conn_set_timer(conn, conn->limits.close_timeout_ms);
+  uvws__conn_set_timer(conn, conn->limits->close_timeout_ms);
   return 0;
 }
 
@@ -592,8 +819,8 @@ static void conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
   conn->last_msg = uv_now(conn->ctx->loop);
-  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs.on_message)
-    conn->cbs.on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
+  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message)
+    conn->cbs->on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);
 }
 
@@ -601,8 +828,8 @@ static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last) {
   uvws_conn_t *conn = p->data;
   conn->last_msg = uv_now(conn->ctx->loop);
-  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs.on_chunk)
-    conn->cbs.on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
+  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_chunk)
+    conn->cbs->on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
                        n, last);
 }
 
@@ -618,8 +845,8 @@ static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
 
 static void p_pong(uvws__proto_t *p, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
-  if (conn->cbs.on_pong && conn->state == UVWS_OPEN && !conn->closing)
-    conn->cbs.on_pong(conn, d, n);
+  if (conn->cbs->on_pong && conn->state == UVWS_OPEN && !conn->closing)
+    conn->cbs->on_pong(conn, d, n);
 }
 
 static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
@@ -662,13 +889,13 @@ static void feed(uvws_conn_t *conn, char *data, size_t len) {
 /* The handshake completed; rest is what followed the handshake in the same
  * read (writable, owned by the caller). */
 void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
-  uv_timer_stop(&conn->timer);
+  uvws__conn_stop_timer(conn);
   conn->state = UVWS_OPEN;
   conn->handed = 1;
-  conn->proto.stream = conn->cbs.on_chunk != NULL;
+  conn->proto.stream = conn->cbs->on_chunk != NULL;
   conn->last_rx = conn->last_msg = uv_now(conn->ctx->loop);
-  if (conn->cbs.on_open)
-    conn->cbs.on_open(conn);
+  if (conn->cbs->on_open)
+    conn->cbs->on_open(conn);
   if (rest_len > 0 && !conn->closing)
     feed(conn, rest, rest_len);
   keepalive_arm(conn);
@@ -677,18 +904,23 @@ void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
 void uvws__conn_http_end(uvws_conn_t *conn) {
   /* Reading goes on, dropping input, until the peer closes after our
    * answer was sent (see batch_done). */
-  filling(conn)->ends_handshake_error = 1;
+  uvws__wbatch_t *b = filling(conn);
+  if (b == NULL) {
+    uvws__conn_finish(conn);
+    return;
+  }
+  b->ends_handshake_error = 1;
   conn->failed = 1;
   /* The answer (a file, perhaps) gets the close time to go out; then the
    * peer gets a moment to close (batch_done). */
-  uvws__conn_set_timer(conn, conn->limits.close_timeout_ms);
+  uvws__conn_set_timer(conn, conn->limits->close_timeout_ms);
 }
 
 /* Answers a refused upgrade with an HTTP status, then closes. */
 void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
                             const char *extra_headers) {
-  if (uvws__hs_build_error(&filling(conn)->arena, status, extra_headers) !=
-      0) {
+  uvws__buf_t *a = uvws__conn_arena(conn);
+  if (a == NULL || uvws__hs_build_error(a, status, extra_headers) != 0) {
     uvws__conn_finish(conn);
     return;
   }
@@ -728,7 +960,7 @@ void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
     } else if (!head_may_end(&conn->hs, old) &&
-               conn->hs.len <= conn->limits.max_header_size) {
+               conn->hs.len <= conn->limits->max_header_size) {
       /* No empty line yet: parsing again would find nothing. */
     } else if (conn->is_client) {
       uvws__client_handshake_read(conn);
@@ -765,6 +997,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     uvws__conn_read_plain(conn, buf->base, (size_t)nread);
   conn->corked = 0;
   uvws__conn_flush(conn);
+  uvws__conn_drain_check(conn);
   uvws__conn_emit_error(conn);
 }
 
@@ -784,28 +1017,28 @@ void uvws__conn_start_read(uvws_conn_t *conn) {
 static int keepalive_on(const uvws_conn_t *conn) {
   return conn->state == UVWS_OPEN && !conn->close_sent && !conn->failed &&
          !conn->closing &&
-         (conn->limits.ping_interval_ms || conn->limits.idle_timeout_ms);
+         (conn->limits->ping_interval_ms || conn->limits->idle_timeout_ms);
 }
 
 static void keepalive_arm(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop), next = UINT64_MAX;
   if (!keepalive_on(conn))
     return;
-  if (conn->limits.ping_interval_ms) {
-    uint64_t d = conn->ping_out ? conn->ping_at + conn->limits.ping_timeout_ms
-                                : conn->last_rx + conn->limits.ping_interval_ms;
+  if (conn->limits->ping_interval_ms) {
+    uint64_t d = conn->ping_out ? conn->ping_at + conn->limits->ping_timeout_ms
+                                : conn->last_rx + conn->limits->ping_interval_ms;
     if (d < next)
       next = d;
   }
-  if (conn->limits.idle_timeout_ms &&
-      conn->last_msg + conn->limits.idle_timeout_ms < next)
-    next = conn->last_msg + conn->limits.idle_timeout_ms;
+  if (conn->limits->idle_timeout_ms &&
+      conn->last_msg + conn->limits->idle_timeout_ms < next)
+    next = conn->last_msg + conn->limits->idle_timeout_ms;
   uvws__conn_set_timer(conn, (unsigned)(next > now ? next - now : 0));
 }
 
 static void keepalive_tick(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop);
-  const uvws_limits_t *l = &conn->limits;
+  const uvws_limits_t *l = conn->limits;
 
   if (l->idle_timeout_ms && now - conn->last_msg >= l->idle_timeout_ms) {
     uvws__conn_close_code(conn, 1001, "idle timeout", 12);
@@ -831,8 +1064,7 @@ static void keepalive_tick(uvws_conn_t *conn) {
   keepalive_arm(conn);
 }
 
-static void on_timer(uv_timer_t *t) {
-  uvws_conn_t *conn = t->data;
+static void conn_timeout(uvws_conn_t *conn) {
 
   if (keepalive_on(conn)) {
     keepalive_tick(conn);
@@ -860,26 +1092,53 @@ int uvws__conn_check_send(const uvws_conn_t *conn) {
 
 int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
                             size_t payload, uvws_send_cb release, void *arg) {
-  uvws__wbatch_t *b = filling(conn);
+  uvws__wbatch_t *b;
   int r = check_send(conn);
   if (r != 0)
     return r;
   if (conn->frag_open)
     return UVWS_EINFRAGMENT;
+  b = filling(conn);
+  if (b == NULL)
+    return UV_ENOMEM;
   r = batch_add_seg(b, frame, len, release, arg);
   if (r != 0)
     return r;
   b->payload += payload;
   conn->buffered += payload;
   conn->last_msg = uv_now(conn->ctx->loop);
-  if (conn->buffered > conn->limits.drain_low_water)
+  if (conn->buffered > conn->limits->drain_low_water)
     conn->drain_armed = 1;
-  uvws__conn_flush(conn);
+  after_queue(conn);
   return 0;
 }
 
+static void ctx_on_flush(uv_prepare_t *p);
+
+/* Output queued by an API call waits for the end of the loop iteration
+ * (inside a read it goes out when the read has been handled). */
 static void after_queue(uvws_conn_t *conn) {
-  uvws__conn_flush(conn);
+  uvws__ctx_t *ctx = conn->ctx;
+  if (conn->corked || conn->flush_queued || conn->closing)
+    return;
+  if (ctx->flush_list == NULL)
+    uv_prepare_start(&ctx->flusher, ctx_on_flush);
+  conn->flush_queued = 1;
+  conn->flush_next = ctx->flush_list;
+  ctx->flush_list = conn;
+}
+
+static void ctx_on_flush(uv_prepare_t *p) {
+  uvws__ctx_t *ctx = p->data;
+  uvws_conn_t *conn;
+  while ((conn = ctx->flush_list) != NULL) {
+    ctx->flush_list = conn->flush_next;
+    conn->flush_queued = 0;
+    uvws__conn_flush(conn);
+    uvws__conn_drain_check(conn);
+    uvws__conn_emit_error(conn);
+  }
+  uv_prepare_stop(p);
 }
 
 static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,

@@ -23,6 +23,8 @@
  * connections (every read is consumed before the next one starts, so the
  * engine copies out only what is left incomplete), and the list of live
  * connections. */
+typedef struct uvws__wout_s uvws__wout_t;
+
 typedef struct uvws__ctx_s {
   uv_loop_t *loop;
   char *rbuf;
@@ -31,12 +33,29 @@ typedef struct uvws__ctx_s {
   uvws_limits_t limits;
   uvws__rand_t *rand; /* clients only */
   uvws__buf_t zbuf;   /* scratch for compressing a message, reused */
-  /* TLS configuration shared by the wss:// connections (tls_conn.c);
-   * NULL until there is one. */
-  struct uvws__tls_conf_s *tls;
   int closing;
   /* Called when the last connection of a closing context is gone. */
   void (*on_last_conn)(struct uvws__ctx_s *ctx);
+  /* One timer for every connection's deadline (handshake, close,
+   * keepalive): a min-heap of connections by deadline, as libuv keeps its
+   * own timers, instead of a uv_timer_t in each connection. */
+  uv_timer_t timer;
+  uvws_conn_t **heap;
+  size_t heap_len, heap_cap;
+  uint64_t armed; /* deadline the uv timer is set for, 0 when stopped */
+  /* Connections with output queued by API calls, written once per loop
+   * iteration, just before libuv waits for I/O: sends made together go out
+   * in one write, and completion and drain events come from a libuv
+   * callback, never from inside the call that queued them. */
+  uv_prepare_t flusher;
+  uvws_conn_t *flush_list;
+  int handles_open; /* timer and flusher, while closing */
+  uv_close_cb close_cb;
+  /* Write blocks of connections that have nothing to write, for reuse. */
+  uvws__wout_t *free_outs;
+  size_t nfree_outs;
+  /* TLS settings shared by the connections (tls_conn.c); NULL for none. */
+  struct uvws__tls_conf_s *tls;
 } uvws__ctx_t;
 
 /* An external buffer or completion callback inserted into a write batch at
@@ -114,7 +133,6 @@ struct uvws_server_s {
   size_t nlisteners;
   size_t listeners_open;
   int port;
-  uv_timer_t closer; /* shutdown timeout; its close ends the server */
   uvws_server_close_cb close_cb;
   int closer_closing;
   uvws__route_t *routes;
@@ -126,16 +144,50 @@ struct uvws_server_s {
   char **protocols;
 };
 
+/* A connection's output while it has any: the two write batches (one
+ * filling, one in flight) and the write request. Connections borrow one
+ * from their context's pool when they queue output and give it back when
+ * everything is written, so an idle connection holds none. */
+struct uvws__wout_s {
+  uvws__wbatch_t batch[2];
+  uv_write_t wreq;
+  uvws__wout_t *next_free;
+};
+
+/* What only client connections need: the connect and handshake state, and
+ * the handshake's answer. */
+typedef struct {
+  uvws_callbacks_t cbs;
+  uvws_limits_t limits;
+  char key[25];
+  char **offered; /* NULL-terminated copies of the offered protocols */
+  char *origin;
+  char *host;
+  char *target;
+  char *host_header;
+  int port;
+  struct uvws__proxy_s *proxy; /* when tunnelling through a proxy */
+  uvws__buf_t resp;            /* the handshake answer's headers, packed */
+  size_t resp_count;
+  int http_status;
+  uv_getaddrinfo_t *gai;
+  struct addrinfo *ai_all, *ai_next;
+  uv_connect_t creq;
+  uvws__pmd_config_t *pmd_offer; /* what was offered */
+  uvws_deflate_options_t *pmd_opts;
+} uvws__client_conn_t;
+
+/* The memory of an idle connection is this struct, the uv_tcp_t first; all
+ * that is needed only at times (output, handshake, client state, TLS,
+ * compression) hangs off pointers. */
 struct uvws_conn_s {
   uv_tcp_t tcp;
-  uv_timer_t timer;
-  uv_write_t wreq;
   uvws__ctx_t *ctx;
   uvws_server_t *server; /* NULL for client connections */
-  uvws_callbacks_t cbs;
+  const uvws_callbacks_t *cbs;
+  const uvws_limits_t *limits;
   void *data;
   uvws_conn_t *prev, *next;
-  uvws_limits_t limits;
   uvws__proto_t proto;
 
   uint8_t state;         /* uvws_ready_state_t */
@@ -152,11 +204,18 @@ struct uvws_conn_s {
   uint8_t frag_open;     /* sending a fragmented message */
   uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
   uint8_t frag_type;
+  uint8_t frag_compressed; /* the fragmented message being sent is */
   uint8_t error_pending; /* error set, on_error not yet called */
   uint8_t pending;       /* handle closes and requests still outstanding */
   uint8_t fill;          /* index of the batch being filled */
   uint8_t paused;        /* uvws_conn_pause() */
   uint8_t ping_out;      /* a keepalive ping awaits an answer */
+  uint8_t out_pinned;    /* keep the write block (TLS connections) */
+  uint8_t own_cbs;       /* cbs is an allocated copy */
+  uint8_t flush_queued;  /* on ctx->flush_list */
+
+  uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
+  uint64_t deadline;     /* uv_now() when the timer fires */
   uint64_t last_rx;      /* uv_now() of the last read */
   uint64_t last_msg;     /* ... of the last message sent or received */
   uint64_t ping_at;      /* ... when the keepalive ping went out */
@@ -167,14 +226,12 @@ struct uvws_conn_s {
   size_t close_reason_len;
 
   size_t buffered;       /* bufferedAmount */
-  uvws__wbatch_t batch[2];
+  uvws__wout_t *out;     /* output, while there is some */
+  uvws_conn_t *flush_next;
+  uvws__wbatch_t *batch; /* out->batch, or NULL */
 
-  /* permessage-deflate */
-  uvws__pmd_t *pmd;      /* when negotiated */
-  uvws__pmd_config_t *pmd_offer; /* client: what was offered */
-  uvws_deflate_options_t *pmd_opts;
+  uvws__pmd_t *pmd;      /* permessage-deflate, when negotiated */
   size_t deflate_threshold;
-  uint8_t frag_compressed; /* the fragmented message being sent is */
 
   /* Server connections */
   uvws__sub_t *subs;     /* subscriptions */
@@ -189,21 +246,7 @@ struct uvws_conn_s {
   char *protocol;
   char *extensions;
 
-  /* Client connections while CONNECTING. */
-  char key[25];
-  char **offered;        /* NULL-terminated copies of the offered protocols */
-  char *origin;
-  char *host;
-  char *target;
-  char *host_header;
-  int port;
-  struct uvws__proxy_s *proxy; /* when tunnelling through a proxy */
-  uvws__buf_t resp;      /* the handshake answer's headers, packed */
-  size_t resp_count;
-  int http_status;
-  uv_getaddrinfo_t *gai;
-  struct addrinfo *ai_all, *ai_next;
-  uv_connect_t creq;
+  uvws__client_conn_t *cc; /* client connections only */
 };
 
 /* conn.c, for client.c and server.c */
@@ -211,10 +254,21 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
                     const uvws_limits_t *limits);
 void uvws__conn_start_read(uvws_conn_t *conn);
 void uvws__conn_set_timer(uvws_conn_t *conn, unsigned ms);
+void uvws__conn_stop_timer(uvws_conn_t *conn);
+/* Sets up and takes down what a context has for its connections: the timer
+ * and the pool of write blocks. close_cb runs when the timer is closed. */
+void uvws__ctx_init(uvws__ctx_t *ctx, uv_loop_t *loop);
+void uvws__ctx_close(uvws__ctx_t *ctx, uv_close_cb close_cb);
+/* The arena of the batch being filled, taking a write block if needed;
+ * NULL when out of memory. */
+uvws__buf_t *uvws__conn_arena(uvws_conn_t *conn);
+/* Keeps the connection's write block for its whole life (TLS). */
+int uvws__conn_pin_out(uvws_conn_t *conn);
 void uvws__conn_error(uvws_conn_t *conn, int err);
 void uvws__conn_emit_error(uvws_conn_t *conn);
 void uvws__conn_finish(uvws_conn_t *conn);
 void uvws__conn_flush(uvws_conn_t *conn);
+void uvws__conn_drain_check(uvws_conn_t *conn);
 /* Handles bytes read from the peer (decrypted, over TLS): the opening
  * handshake while CONNECTING, then frames. data is writable. */
 void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len);

@@ -88,8 +88,7 @@ static int server_create(uv_loop_t *loop, const uvws_server_options_t *options,
   uvws__limits_resolve(&s->ctx.limits, options ? &options->limits : NULL,
                        NULL);
   s->port = UV_ENOTCONN;
-  uv_timer_init(loop, &s->closer);
-  s->closer.data = s;
+  uvws__ctx_init(&s->ctx, loop);
   *out = s;
   return 0;
 }
@@ -128,17 +127,18 @@ static void accept_conn(uv_stream_t *l, int status, int tls) {
     return;
   }
   conn->server = s;
-  conn->cbs = s->opts.callbacks;
+  conn->cbs = &s->opts.callbacks;
   if (uv_accept(l, (uv_stream_t *)&conn->tcp) != 0) {
     uvws__conn_finish(conn);
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
-  if (tls && uvws__conn_tls_init(conn, NULL) != 0) {
+  if (tls && (uvws__conn_tls_init(conn, NULL) != 0 ||
+              uvws__conn_pin_out(conn) != 0)) {
     uvws__conn_finish(conn);
     return;
   }
-  uvws__conn_set_timer(conn, conn->limits.handshake_timeout_ms);
+  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
   uvws__conn_start_read(conn);
 }
 
@@ -226,7 +226,7 @@ size_t uvws_server_connections(const uvws_server_t *s) {
 /* Closing                                                                 */
 
 static void server_closed(uv_handle_t *h) {
-  uvws_server_t *s = h->data;
+  uvws_server_t *s = uvws__container_of(h->data, uvws_server_t, ctx);
   uvws__route_t *r, *next;
   if (s->close_cb)
     s->close_cb(s);
@@ -247,7 +247,7 @@ static void server_closed(uv_handle_t *h) {
 static void server_maybe_done(uvws_server_t *s) {
   if (s->ctx.nconns == 0 && s->listeners_open == 0 && !s->closer_closing) {
     s->closer_closing = 1;
-    uv_close((uv_handle_t *)&s->closer, server_closed);
+    uvws__ctx_close(&s->ctx, server_closed);
   }
 }
 
@@ -290,10 +290,6 @@ void uvws_server_close(uvws_server_t *s, uvws_server_close_cb cb) {
   server_maybe_done(s);
 }
 
-static void on_shutdown_timeout(uv_timer_t *t) {
-  terminate_all(t->data);
-}
-
 int uvws_server_shutdown(uvws_server_t *s, int code, const char *reason,
                          size_t reason_len, unsigned timeout_ms,
                          uvws_server_close_cb cb) {
@@ -312,13 +308,16 @@ int uvws_server_shutdown(uvws_server_t *s, int code, const char *reason,
 
   stop_listening(s, cb);
   for (conn = s->ctx.conns; conn != NULL; conn = conn->next) {
-    if (conn->state == UVWS_CONNECTING)
+    if (conn->state == UVWS_CONNECTING) {
       uvws__conn_finish(conn);
-    else
-      uvws__conn_close_code(conn, (unsigned)code, reason, reason_len);
+      continue;
+    }
+    uvws__conn_close_code(conn, (unsigned)code, reason, reason_len);
+    /* Whatever is still open when the time is up is dropped: each
+     * connection's own timer says when. */
+    if (timeout_ms)
+      uvws__conn_set_timer(conn, timeout_ms);
   }
-  uv_timer_start(&s->closer, on_shutdown_timeout,
-                 timeout_ms ? timeout_ms : s->ctx.limits.close_timeout_ms, 0);
   server_maybe_done(s);
   return 0;
 }
@@ -681,9 +680,18 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
     goto done;
   }
 
-  conn->cbs = req.cbs_set  ? req.cbs
-              : req.route ? req.route->route.callbacks
-                          : s->opts.callbacks;
+  if (req.cbs_set) {
+    uvws_callbacks_t *own = malloc(sizeof(*own));
+    if (own == NULL) {
+      uvws__conn_http_refuse(conn, 500, NULL);
+      goto done;
+    }
+    *own = req.cbs;
+    conn->cbs = own;
+    conn->own_cbs = 1;
+  } else {
+    conn->cbs = req.route ? &req.route->route.callbacks : &s->opts.callbacks;
+  }
   conn->data = req.data;
   conn->route_data = req.route ? req.route->route.data : NULL;
   conn->url = malloc(head->target_len + 1);
@@ -691,14 +699,15 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
     conn->protocol = malloc(strlen(req.selected) + 1);
   uvws__hs_accept(hr.key, hr.key_len, accept);
   if (conn->url == NULL || (req.selected && conn->protocol == NULL) ||
-      uvws__hs_build_101(&conn->batch[conn->fill].arena, accept,
-                         req.selected, conn->extensions) != 0) {
+      uvws__conn_arena(conn) == NULL ||
+      uvws__hs_build_101(uvws__conn_arena(conn), accept, req.selected,
+                         conn->extensions) != 0) {
     uvws__conn_http_refuse(conn, 500, NULL);
     goto done;
   }
   if (req.headers.len) {
     /* Added headers go before the empty line that ends the 101. */
-    uvws__buf_t *a = &conn->batch[conn->fill].arena;
+    uvws__buf_t *a = uvws__conn_arena(conn);
     a->len -= 2;
     if (uvws__conn_queue_raw(conn, req.headers.base, req.headers.len) != 0 ||
         uvws__conn_queue_raw(conn, "\r\n", 2) != 0) {
@@ -732,7 +741,7 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
 
   n = uvws__http_parse_request(conn->hs.base, conn->hs.len, &head);
   if (n == 0) {
-    if (conn->hs.len > conn->limits.max_header_size)
+    if (conn->hs.len > conn->limits->max_header_size)
       uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
@@ -740,7 +749,7 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
     uvws__conn_http_refuse(conn, n == UVWS_EHDRTOOBIG ? 431 : 400, NULL);
     return;
   }
-  if ((size_t)n > conn->limits.max_header_size) {
+  if ((size_t)n > conn->limits->max_header_size) {
     uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
