@@ -662,7 +662,18 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
     uvws__pmd_params_t params;
     r = uvws__pmd_accept(&head, conn->cc->pmd_offer, &params);
     if (r == 1) {
-      const uvws__header_t *h = uvws__http_find(&head, "Sec-WebSocket-Extensions");
+      /* The header that holds the extension: others can only be empty
+       * lists, since uvws__pmd_accept() allows one element in all. */
+      const uvws__header_t *h = NULL;
+      for (size_t i = 0; i < head.num_headers && h == NULL; i++) {
+        const uvws__header_t *x = &head.headers[i];
+        if (x->name_len != 24 ||
+            strncasecmp(x->name, "Sec-WebSocket-Extensions", 24) != 0)
+          continue;
+        for (size_t k = 0; k < x->value_len; k++)
+          if (x->value[k] != ',' && x->value[k] != ' ' && x->value[k] != '\t')
+            h = x;
+      }
       r = uvws__conn_set_deflate(conn, &params, conn->cc->pmd_opts, h->value,
                                  h->value_len);
     }

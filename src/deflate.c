@@ -389,6 +389,10 @@ static int inflate_into(uvws__pmd_t *z, const uint8_t *in, size_t n,
     if (out->cap - out->len < 1024 && grow(out, limit) != 0)
       return UVWS__ENOMEM;
     room = out->cap - out->len;
+    /* A buffer that came with room of its own still takes at most one
+     * byte past the limit. */
+    if (limit != (size_t)-1 && room > limit + 1 - out->len)
+      room = limit + 1 - out->len;
     if (room == 0)
       return UVWS_ETOOBIG; /* at limit + 1 with more to come */
     if (room > (uInt)-1)
@@ -397,12 +401,15 @@ static int inflate_into(uvws__pmd_t *z, const uint8_t *in, size_t n,
     s->avail_out = (uInt)room;
     r = inflate(s, Z_SYNC_FLUSH);
     out->len += room - s->avail_out;
+    /* zlib adds 128 to data_type when it stopped between blocks. */
+    z->rx_boundary = (s->data_type & 128) != 0;
     if (out->len > limit)
       return UVWS_ETOOBIG;
     if (r == Z_STREAM_END) {
       /* A final block ends the stream; whatever follows starts anew. */
       if (inflateReset(s) != Z_OK)
         return UVWS_EDEFLATE;
+      z->rx_boundary = 1;
       if (s->avail_in == 0)
         return 0;
       continue;
@@ -438,9 +445,18 @@ int uvws__pmd_inflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
   r = inflate_into(z, in, n, out, limit);
   if (r == 0 && fin) {
     r = inflate_into(z, tail, sizeof(tail), out, limit);
+    /* RFC 7692 7.2.1: a message ends with an empty stored block less its
+     * last 4 bytes, so with them back the inflater is between blocks.
+     * Anything else (no bytes at all, a final block without the 0x00 of
+     * 7.2.3.4) would leave it inside a block header, and the next message
+     * would be read as its continuation. */
+    if (r == 0 && !z->rx_boundary)
+      r = UVWS_EDEFLATE;
     if (r == 0 && z->params.rx_no_takeover && inflateReset(z->rx) != Z_OK)
       r = UVWS_EDEFLATE;
   }
+  if (r == UVWS_ETOOBIG && out->len > limit)
+    out->len = limit; /* the byte past the limit is not part of the message */
   return r;
 }
 
@@ -460,22 +476,30 @@ int uvws__pmd_deflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
     z->tx = s;
   }
   size_t start = out->len;
+  size_t left = n; /* not yet handed to zlib, whose counts are 32-bit */
+  int flush;
   s->next_in = (Bytef *)in;
-  s->avail_in = (uInt)n;
+  s->avail_in = 0;
   do {
     size_t room;
-    if (uvws__buf_reserve(out, n / 2 + 64) != 0)
+    if (s->avail_in == 0 && left > 0) {
+      s->avail_in = left > (uInt)-1 ? (uInt)-1 : (uInt)left;
+      left -= s->avail_in;
+    }
+    /* A sync flush ends on a byte boundary with an empty stored block,
+     * 00 00 ff ff, which 7.2.1 removes at the end of the message. */
+    flush = left > 0 ? Z_NO_FLUSH : Z_SYNC_FLUSH;
+    if (uvws__buf_reserve(out, n / 2 + 64 < (1u << 20) ? n / 2 + 64
+                                                       : (1u << 20)) != 0)
       return UVWS__ENOMEM;
     room = out->cap - out->len;
     if (room > (uInt)-1)
       room = (uInt)-1;
     s->next_out = (Bytef *)out->base + out->len;
     s->avail_out = (uInt)room;
-    /* A sync flush ends on a byte boundary with an empty stored block,
-     * 00 00 ff ff, which 7.2.1 removes at the end of the message. */
-    deflate(s, Z_SYNC_FLUSH);
+    deflate(s, flush);
     out->len += room - s->avail_out;
-  } while (s->avail_out == 0);
+  } while (flush == Z_NO_FLUSH || s->avail_out == 0);
   if (fin) {
     if (out->len - start >= 4 &&
         memcmp(out->base + out->len - 4, "\x00\x00\xff\xff", 4) == 0) {

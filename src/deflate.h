@@ -60,6 +60,7 @@ typedef struct {
   int mem_level;
   void *tx; /* z_stream, deflate */
   void *rx; /* z_stream, inflate */
+  uint8_t rx_boundary; /* the inflater stopped between two blocks */
 } uvws__pmd_t;
 
 void uvws__pmd_init(uvws__pmd_t *z, const uvws__pmd_params_t *params,
@@ -74,9 +75,10 @@ int uvws__pmd_can_compress(const uvws__pmd_t *z);
 /* Inflates in[0..n), a piece of a compressed message, appending to out.
  * fin: the message ends here; the 4-byte tail RFC 7692 7.2.2 removes is
  * added back, and without context takeover the stream is reset. out never
- * grows past limit bytes: the call returns UVWS_ETOOBIG as soon as the
- * inflated message would exceed it. Returns 0, UVWS_ETOOBIG,
- * UVWS_EDEFLATE (the data is not valid DEFLATE) or UV_ENOMEM. */
+ * grows past limit bytes (nor is it grown past limit + 1): the call returns
+ * UVWS_ETOOBIG as soon as the inflated message would exceed it. Returns 0,
+ * UVWS_ETOOBIG, UVWS_EDEFLATE (the data is not valid DEFLATE, or does not
+ * end between two blocks once the tail is back) or UV_ENOMEM. */
 int uvws__pmd_inflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
                       uvws__buf_t *out, size_t limit);
 

@@ -123,18 +123,22 @@ static long inflate_chunk(uvws__proto_t *p, const uint8_t *d, size_t n,
   size_t limit = p->stream ? p->max_message_size - p->msg_total
                            : p->max_message_size;
   int r = uvws__pmd_inflate(p->pmd, d, n, fin, &p->msg, limit);
+  /* What came out is checked before any error is looked at, so that the
+   * first violation in the message decides how it fails, wherever the
+   * reads were cut. */
+  if (r != UVWS__ENOMEM && p->msg_opcode == UVWS__OP_TEXT &&
+      p->msg.len > before) {
+    p->utf8 = uvws__utf8_validate(
+        p->utf8, (const uint8_t *)p->msg.base + before, p->msg.len - before);
+    if (p->utf8 == UVWS__UTF8_REJECT)
+      return fail(p, 1007, UVWS_EBADUTF8);
+  }
   if (r == UVWS_ETOOBIG)
     return fail(p, 1009, UVWS_ETOOBIG);
   if (r == UVWS__ENOMEM)
     return fail(p, 1011, UVWS__ENOMEM);
   if (r != 0)
     return fail(p, 1007, UVWS_EDEFLATE);
-  if (p->msg_opcode == UVWS__OP_TEXT) {
-    p->utf8 = uvws__utf8_validate(
-        p->utf8, (const uint8_t *)p->msg.base + before, p->msg.len - before);
-    if (p->utf8 == UVWS__UTF8_REJECT)
-      return fail(p, 1007, UVWS_EBADUTF8);
-  }
   if (p->stream && !fin && p->msg.len > 0) {
     p->msg_total += p->msg.len;
     p->cbs->on_chunk(p, p->msg_opcode, p->msg.base, p->msg.len, 0);
@@ -213,11 +217,12 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
     p->compressed = (h->rsv & UVWS__RSV1) != 0;
     p->msg_total = 0;
   }
-  /* 1009 before the excess is buffered: the header tells the size (of the
-   * compressed bytes, for a compressed message; inflating checks the
-   * rest). */
-  if (h->len > p->max_message_size ||
-      (!p->compressed &&
+  /* 1009 before the excess is buffered: the header tells the size. A
+   * compressed frame is not buffered but inflated as it arrives, and its
+   * inflated size is what counts (it may be a few bytes longer than the
+   * message it carries), so inflating checks it. */
+  if (!p->compressed &&
+      (h->len > p->max_message_size ||
        (p->stream ? p->msg_total : p->msg.len) > p->max_message_size - h->len))
     return fail(p, 1009, UVWS_ETOOBIG);
 

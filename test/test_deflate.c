@@ -11,10 +11,7 @@
  *  - decompression bombs against the codec and the engine;
  *  - the receiving engine with deflate on, each case fed whole, one byte at
  *    a time and split in two (and three) at every position, as in
- *    test_proto.c.
- *
- * Cases that fail because of a library bug not fixed yet run only when
- * UVWS_TEST_KNOWN_BUGS is set to a non-zero value. */
+ *    test_proto.c. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,16 +27,6 @@
 #include "uvws_errno.h"
 
 #define E UVWS_EHANDSHAKE
-
-static int known_bug_runs(const char *what) {
-  const char *e = getenv("UVWS_TEST_KNOWN_BUGS");
-  if (e != NULL && *e != '\0' && strcmp(e, "0") != 0)
-    return 1;
-  fprintf(stderr,
-          "  SKIPPED, known library bug (UVWS_TEST_KNOWN_BUGS=1 runs it): %s\n",
-          what);
-  return 0;
-}
 
 /* Deterministic pseudo-random bytes (xorshift32). */
 static void fill_random(uint8_t *p, size_t n, uint32_t seed) {
@@ -1037,10 +1024,7 @@ static void test_bomb_codec(void) {
   CHECK_EQ(r, UVWS_ETOOBIG);
   CHECK(out.cap <= limit + 1);
   CHECK(out.len <= limit + 1);
-  if (out.len > limit &&
-      known_bug_runs("uvws__pmd_inflate leaves limit + 1 bytes in out on "
-                     "UVWS_ETOOBIG; deflate.h says out never grows past limit"))
-    CHECK(out.len <= limit);
+  CHECK(out.len <= limit);
   uvws__pmd_free(&z);
   uvws__buf_free(&out);
 
@@ -1075,10 +1059,7 @@ static void test_bomb_codec(void) {
     CHECK_EQ(uvws__buf_reserve(&out, 128 * 1024), 0);
     r = uvws__pmd_inflate(&z, (uint8_t *)c.base, c.len, 1, &out, 1000);
     CHECK_EQ(r, UVWS_ETOOBIG);
-    if (out.len > 1001 &&
-        known_bug_runs("uvws__pmd_inflate fills the room out already has, "
-                       "past limit + 1, before returning UVWS_ETOOBIG"))
-      CHECK(out.len <= 1001);
+    CHECK(out.len <= 1001);
     uvws__pmd_free(&z);
     uvws__buf_free(&out);
     uvws__buf_free(&c);
@@ -1699,9 +1680,7 @@ static void test_engine_limits(void) {
   zframe(&c, 1, 1, UVWS__OP_BINARY, 1, rnd, sizeof(rnd));
   zc_end(&c);
   want_reset();
-  if (known_bug_runs("a compressed frame longer than max_message_size is "
-                     "refused with 1009 although it inflates to less"))
-    expect("incompressible message at the limit", &takeover, 1, sizeof(rnd),
+  expect("incompressible message at the limit", &takeover, 1, sizeof(rnd),
            want("binary", rnd, sizeof(rnd)), 0);
   input_len = 0;
 }
@@ -1718,10 +1697,7 @@ static void test_engine_first_violation(void) {
   zc_init(&c, 15, 6, 0, Z_SYNC_FLUSH);
   zframe(&c, 1, 1, UVWS__OP_TEXT, 1, a, sizeof(a));
   zc_end(&c);
-  if (known_bug_runs("invalid UTF-8 in a compressed text message that also "
-                     "inflates past the limit: 1009 or 1007 depending on "
-                     "how the reads are cut"))
-    expect("invalid UTF-8 before the limit", &takeover, 1, 1000, "", 1007);
+  expect("invalid UTF-8 before the limit", &takeover, 1, 1000, "", 1007);
   input_len = 0;
 }
 
@@ -1733,9 +1709,7 @@ static void test_engine_empty_payload(void) {
   frame_ex(1, UVWS__RSV1, UVWS__OP_TEXT, 1, "", 0, 0);
   frame_ex(1, UVWS__RSV1, UVWS__OP_TEXT, 1, rfc_msgs[0].bytes, rfc_msgs[0].len,
            0);
-  if (known_bug_runs("a compressed message of 0 bytes is delivered empty "
-                     "and the next message fails with 1007"))
-    expect("compressed message of no bytes", &takeover, 1, 0, "", 1007);
+  expect("compressed message of no bytes", &takeover, 1, 0, "", 1007);
   input_len = 0;
 }
 

@@ -73,18 +73,6 @@ static void loop_run(void) {
           (double)(uv_hrtime() - started) / 1e6);
 }
 
-/* Cases that fail because of a library bug not fixed yet run only when
- * UVWS_TEST_KNOWN_BUGS is set to a non-zero value. */
-static int known_bug_runs(const char *what) {
-  const char *e = getenv("UVWS_TEST_KNOWN_BUGS");
-  if (e != NULL && *e != '\0' && strcmp(e, "0") != 0)
-    return 1;
-  fprintf(stderr,
-          "  SKIPPED, known library bug (UVWS_TEST_KNOWN_BUGS=1 runs it): %s\n",
-          what);
-  return 0;
-}
-
 /* ----------------------------------------------------------------------- */
 /* Payloads                                                                */
 
@@ -1390,11 +1378,6 @@ static void test_good_answers(void) {
   for (int i = 0; i < NGOOD; i++) {
     CHECK_EQ(good_messages[i], 2);
     if (strcmp(good_ext[i], good_answers[i].ext) != 0) {
-      if (i == 3 &&
-          !known_bug_runs("uvws_conn_extensions() gives the first "
-                          "Sec-WebSocket-Extensions header of the answer, "
-                          "not the one that was accepted"))
-        continue;
       fprintf(stderr, "answer %d: extensions \"%s\", want \"%s\"\n", i,
               good_ext[i], good_answers[i].ext);
       abort();
