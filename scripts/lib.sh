@@ -11,10 +11,10 @@ UVWS_BUILD_DEBS=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
                  zlib1g-dev ca-certificates)
 # Added for the full test run: clang and its sanitizer runtime for the
 # fuzzers, the real WebSocket peers of the interop tests, the browser of the
-# browser tests (driven by playwright-core from npm), and openssl, which
-# makes the TLS tests' certificates.
+# browser tests (driven by playwright-core from npm), openssl, which
+# makes the TLS tests' certificates, and the HTTP proxy of the proxy tests.
 UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm
-                chromium openssl)
+                chromium openssl tinyproxy)
 
 # The step in progress, named again if the script fails.
 UVWS_STEP=""
