@@ -159,6 +159,18 @@ typedef struct {
   uvws_chunk_cb on_chunk;
 } uvws_callbacks_t;
 
+/* What happens when a connection's bufferedAmount passes max_buffered. */
+typedef enum {
+  /* Reading from the peer stops until bufferedAmount is back to half the
+   * limit: a peer that sends but does not read (an echo it never takes)
+   * is held back by TCP instead of growing memory. Sends still queue. */
+  UVWS_BUFFERED_PAUSE = 0,
+  /* Sends that would pass the limit fail with UVWS_EBUFFERFULL. */
+  UVWS_BUFFERED_REFUSE = 1,
+  /* The connection is closed with 1008. */
+  UVWS_BUFFERED_CLOSE = 2
+} uvws_buffered_policy_t;
+
 /* Per-connection limits and timing. A field left 0 takes its default. */
 typedef struct {
   /* Largest message accepted, reassembled. A larger one fails the
@@ -187,6 +199,13 @@ typedef struct {
    * milliseconds is closed with 1001 "idle timeout" (default 0: never).
    * Pings and pongs do not count as activity. */
   unsigned idle_timeout_ms;
+  /* Most frames in one message; one more fails the connection with 1009.
+   * Default 131072 (a 4 MiB message in 64-byte fragments fits; an endless
+   * stream of 1-byte continuations does not). */
+  unsigned max_fragments;
+  /* bufferedAmount above which buffered_policy applies. Default 64 MiB. */
+  size_t max_buffered;
+  uvws_buffered_policy_t buffered_policy;
 } uvws_limits_t;
 
 /* permessage-deflate (RFC 7692). A field left 0 takes its default.

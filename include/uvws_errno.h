@@ -28,7 +28,9 @@
   XX(EPROXY, -20018, "the HTTP proxy refused the tunnel")                  \
   XX(EPROXYAUTH, -20019,                                                      \
      "the HTTP proxy refused the credentials (407 or 401)")                      \
-  XX(EBADPROXY, -20020, "malformed proxy URL")                   \
+  XX(EBADPROXY, -20020, "malformed proxy URL")                              \
+  XX(EBUFFERFULL, -20021,                                                     \
+     "bufferedAmount would pass the connection's max_buffered")             \
   /* TLS certificates: -20030 and up. */                                     \
   XX(ECERTUNTRUSTED, -20030,                                                  \
      "peer certificate not issued by a trusted CA (or self-signed)")         \

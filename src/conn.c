@@ -16,6 +16,8 @@ static void on_write(uv_write_t *req, int status);
 static void on_handle_closed(uv_handle_t *h);
 static void keepalive_arm(uvws_conn_t *conn);
 static void after_queue(uvws_conn_t *conn);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void buffered_limit(uvws_conn_t *conn);
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n);
 static void p_ping(uvws__proto_t *p, const char *d, size_t n);
@@ -32,7 +34,9 @@ void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
                           const uvws_limits_t *fallback) {
   static const uvws_limits_t defaults = {
       UVWS__DEFAULT_MAX_MESSAGE, UVWS__DEFAULT_MAX_HEADER,
-      UVWS__DEFAULT_HANDSHAKE_MS, UVWS__DEFAULT_CLOSE_MS, 0, 0, 0, 0};
+      UVWS__DEFAULT_HANDSHAKE_MS, UVWS__DEFAULT_CLOSE_MS, 0, 0, 0, 0,
+      UVWS__DEFAULT_MAX_FRAGMENTS, UVWS__DEFAULT_MAX_BUFFERED,
+      UVWS_BUFFERED_PAUSE};
   const uvws_limits_t *f = fallback ? fallback : &defaults;
   uvws_limits_t z;
   if (in == NULL) {
@@ -58,6 +62,11 @@ void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
     out->ping_timeout_ms = out->ping_interval_ms;
   out->idle_timeout_ms =
       in->idle_timeout_ms ? in->idle_timeout_ms : f->idle_timeout_ms;
+  out->max_fragments =
+      in->max_fragments ? in->max_fragments : f->max_fragments;
+  out->max_buffered = in->max_buffered ? in->max_buffered : f->max_buffered;
+  out->buffered_policy =
+      in->buffered_policy ? in->buffered_policy : f->buffered_policy;
 }
 
 static const uvws_callbacks_t no_callbacks;
@@ -80,6 +89,7 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   conn->pending = 1;
   uvws__proto_init(&conn->proto, &proto_cbs, conn, !is_client,
                    conn->limits->max_message_size);
+  conn->proto.max_fragments = conn->limits->max_fragments;
   /* Link into the context so closing it reaches every connection. */
   conn->next = ctx->conns;
   if (ctx->conns)
@@ -492,6 +502,9 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
 
   if (b == NULL)
     return UV_ENOMEM;
+  if (payload && conn->limits->buffered_policy == UVWS_BUFFERED_REFUSE &&
+      conn->buffered + payload > conn->limits->max_buffered)
+    return UVWS_EBUFFERFULL;
   if (conn->is_client) {
     r = uvws__rand_bytes(conn->ctx->rand, mask, 4);
     if (r != 0)
@@ -526,8 +539,28 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
     conn->buffered += payload;
     if (conn->buffered > conn->limits->drain_low_water)
       conn->drain_armed = 1;
+    buffered_limit(conn);
   }
   return 0;
+}
+
+/* Applies buffered_policy once bufferedAmount is past max_buffered. */
+static void buffered_limit(uvws_conn_t *conn) {
+  if (conn->buffered <= conn->limits->max_buffered || conn->closing)
+    return;
+  switch (conn->limits->buffered_policy) {
+  case UVWS_BUFFERED_CLOSE:
+    uvws__conn_close_code(conn, 1008, "buffer full", 11);
+    break;
+  case UVWS_BUFFERED_PAUSE:
+    if (!conn->read_held && conn->state != UVWS_CONNECTING) {
+      conn->read_held = 1;
+      uv_read_stop((uv_stream_t *)&conn->tcp);
+    }
+    break;
+  default:
+    break;
+  }
 }
 
 /* Compresses a message part into the context's scratch buffer when
@@ -762,6 +795,13 @@ static void on_write(uv_write_t *req, int status) {
 /* on_drain once bufferedAmount, having been above the low-water mark, is
  * at or below it; called only from libuv callbacks. */
 void uvws__conn_drain_check(uvws_conn_t *conn) {
+  if (conn->read_held && !conn->closing &&
+      conn->buffered <= conn->limits->max_buffered / 2) {
+    /* Held back by UVWS_BUFFERED_PAUSE: the peer has taken enough. */
+    conn->read_held = 0;
+    if (!conn->paused)
+      uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
+  }
   if (conn->drain_armed && conn->buffered <= conn->limits->drain_low_water &&
       !conn->closing && conn->state != UVWS_CLOSED) {
     conn->drain_armed = 0;
@@ -1101,11 +1141,15 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   b = filling(conn);
   if (b == NULL)
     return UV_ENOMEM;
+  if (conn->limits->buffered_policy == UVWS_BUFFERED_REFUSE &&
+      conn->buffered + payload > conn->limits->max_buffered)
+    return UVWS_EBUFFERFULL;
   r = batch_add_seg(b, frame, len, release, arg);
   if (r != 0)
     return r;
   b->payload += payload;
   conn->buffered += payload;
+  buffered_limit(conn);
   conn->last_msg = uv_now(conn->ctx->loop);
   if (conn->buffered > conn->limits->drain_low_water)
     conn->drain_armed = 1;
@@ -1317,6 +1361,8 @@ int uvws_conn_resume(uvws_conn_t *conn) {
   if (!conn->paused)
     return 0;
   conn->paused = 0;
+  if (conn->read_held)
+    return 0; /* held by buffered_policy: resumes when it drains */
   /* Time spent paused does not count against the peer. */
   conn->last_rx = uv_now(conn->ctx->loop);
   conn->ping_out = 0;

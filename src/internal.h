@@ -15,6 +15,8 @@
 #define UVWS__DEFAULT_MAX_HEADER (16 * 1024)
 #define UVWS__DEFAULT_HANDSHAKE_MS 10000
 #define UVWS__DEFAULT_CLOSE_MS 5000
+#define UVWS__DEFAULT_MAX_FRAGMENTS 131072
+#define UVWS__DEFAULT_MAX_BUFFERED (64u * 1024 * 1024)
 
 #define uvws__container_of(ptr, type, member)                                  \
   ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -213,6 +215,7 @@ struct uvws_conn_s {
   uint8_t out_pinned;    /* keep the write block (TLS connections) */
   uint8_t own_cbs;       /* cbs is an allocated copy */
   uint8_t flush_queued;  /* on ctx->flush_list */
+  uint8_t read_held;     /* reading stopped by UVWS_BUFFERED_PAUSE */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */

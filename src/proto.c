@@ -216,7 +216,12 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
   if (h->opcode != UVWS__OP_CONT) {
     p->compressed = (h->rsv & UVWS__RSV1) != 0;
     p->msg_total = 0;
+    p->nframes = 0;
   }
+  /* A message may not be spread over endless frames: each costs work and
+   * a header's worth of overhead that max_message_size does not count. */
+  if (p->max_fragments && ++p->nframes > p->max_fragments)
+    return fail(p, 1009, UVWS_ETOOBIG);
   /* 1009 before the excess is buffered: the header tells the size. A
    * compressed frame is not buffered but inflated as it arrives, and its
    * inflated size is what counts (it may be a few bytes longer than the

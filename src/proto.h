@@ -63,6 +63,8 @@ struct uvws__proto_s {
   uint8_t compressed; /* the open message has RSV1: inflate it */
   uint8_t stream;     /* deliver pieces through on_chunk, hold nothing */
   uint64_t msg_total; /* streaming: bytes of the open message so far */
+  uint32_t max_fragments; /* frames per message; 0 for no limit */
+  uint32_t nframes;       /* frames of the open message so far */
   uint8_t hdr_len;    /* bytes of a split header held in hdr_buf */
   uint8_t ctl_len;    /* bytes of a split control payload held in ctl */
   uint8_t hdr_buf[UVWS__MAX_HEADER];
