@@ -2,9 +2,11 @@
  * on any path.
  *
  *   echo-server [--host H] [--port N] [--max-message BYTES] [--no-deflate]
- *               [--tls-cert FILE --tls-key FILE]
+ *               [--protocol NAME]... [--tls-cert FILE --tls-key FILE]
  *
  * permessage-deflate offers are accepted unless --no-deflate is given.
+ * --protocol adds a subprotocol the server speaks: the first one a client
+ * offers that is in this list is selected.
  * With --tls-cert and --tls-key (PEM: the certificate chain and its key) it
  * serves wss:// instead of ws://. Prints "listening on ws://H:PORT/" (or
  * wss://) once it listens (--port 0 picks a free port). SIGINT or SIGTERM
@@ -44,13 +46,16 @@ static void usage(void) {
   fprintf(stderr,
           "usage: echo-server [--host H] [--port N] [--max-message BYTES]"
           " [--no-deflate]\n"
-          "                   [--tls-cert FILE --tls-key FILE]\n");
+          "                   [--protocol NAME]... [--tls-cert FILE"
+          " --tls-key FILE]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1";
   int port = 9001, r, i, tls;
+  const char *protocols[16];
+  size_t nprotocols = 0;
   uvws_server_options_t opts;
   uv_loop_t *loop = uv_default_loop();
 
@@ -64,6 +69,9 @@ int main(int argc, char **argv) {
       opts.limits.max_message_size = strtoull(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--no-deflate") == 0)
       opts.deflate.disable = 1;
+    else if (strcmp(argv[i], "--protocol") == 0 && i + 1 < argc &&
+             nprotocols + 1 < sizeof(protocols) / sizeof(protocols[0]))
+      protocols[nprotocols++] = argv[++i];
     else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc)
       opts.tls.cert_file = argv[++i];
     else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
@@ -74,6 +82,9 @@ int main(int argc, char **argv) {
   if ((opts.tls.cert_file == NULL) != (opts.tls.key_file == NULL))
     usage();
   tls = opts.tls.cert_file != NULL;
+  protocols[nprotocols] = NULL;
+  if (nprotocols > 0)
+    opts.protocols = protocols;
   opts.callbacks.on_message = on_message;
   opts.callbacks.on_error = on_error;
 

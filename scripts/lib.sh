@@ -6,15 +6,22 @@
 # The repository root, whatever directory the script was started from.
 UVWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Debian packages needed to build the library and its examples.
+# Debian packages needed to build the library and its examples (duktape-dev:
+# the JavaScript engine of examples/uvws-js.c, which the JavaScript tests
+# run; without it CMake leaves uvws-js and those tests out).
 UVWS_BUILD_DEBS=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
-                 zlib1g-dev ca-certificates)
+                 zlib1g-dev ca-certificates duktape-dev)
 # Added for the full test run: clang and its sanitizer runtime for the
 # fuzzers, the real WebSocket peers of the interop tests, the browser of the
 # browser tests (driven by playwright-core from npm), openssl, which
 # makes the TLS tests' certificates, and the HTTP proxy of the proxy tests.
 UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm
                 chromium openssl tinyproxy)
+
+# Optional, for the API reference only (cmake --build build --target docs);
+# neither scripts/test nor scripts/demo installs it:
+#   source scripts/lib.sh && uvws_ensure_debs "${UVWS_DOCS_DEBS[@]}"
+UVWS_DOCS_DEBS=(doxygen)
 
 # The step in progress, named again if the script fails.
 UVWS_STEP=""
