@@ -1,0 +1,702 @@
+#!/usr/bin/env python3
+"""Writes bench/results.md and bench/charts/*.png from bench/results.jsonl.
+
+    python3 bench/report.py RESULTS.jsonl BENCH_DIR
+
+Run by bench/run after a run; can be run again by hand on the same data.
+Standard library only; the charts need gnuplot (they are left out, with a
+note, when it is missing).
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+SERVERS = ["uvws", "raw", "lws", "ws", "uws"]
+NAMES = {
+    "uvws": "uvws",
+    "raw": "raw libuv echo",
+    "lws": "libwebsockets",
+    "ws": "Node ws",
+    "uws": "uWebSockets.js",
+}
+SIZES = [16, 1024, 65536, 1048576]
+NOISE = 0.15  # cores used by other programs that make a figure suspect
+
+
+def size_name(n):
+    if n >= 1048576:
+        return "%d MiB" % (n // 1048576)
+    if n >= 1024:
+        return "%d KiB" % (n // 1024)
+    return "%d B" % n
+
+
+def fmt_num(v):
+    if v is None:
+        return "—"
+    if v >= 100:
+        return "{:,.0f}".format(v)
+    if v >= 10:
+        return "{:.1f}".format(v)
+    return "{:.2f}".format(v)
+
+
+def fmt_ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return "{:.2f}×".format(a / b)
+
+
+def fmt_us(v):
+    if v is None:
+        return "—"
+    if v >= 10000:
+        return "{:,.1f} ms".format(v / 1000)
+    return "{:,.0f} µs".format(v) if v >= 100 else "{:.1f} µs".format(v)
+
+
+def conns_name(c):
+    return "{:,}".format(c)
+
+
+class Data:
+    def __init__(self, path):
+        self.rows = [json.loads(l) for l in open(path) if l.strip()]
+        self.machine = next((r for r in self.rows if r["mode"] == "machine"), {})
+        self.done = next((r for r in self.rows if r["mode"] == "done"), {})
+        self.unavailable = {}
+        for r in self.rows:
+            if r["mode"] == "unavailable":
+                self.unavailable[(r["label"], r["tls"])] = r["reason"]
+        self.servers = [s for s in SERVERS if any(
+            r.get("label") == s for r in self.rows
+            if r["mode"] in ("echo", "unavailable"))]
+
+    def echo(self, server, tls, conns, size, depth, client="raw"):
+        for r in self.rows:
+            if (r["mode"] == "echo" and r["label"] == server and
+                    r["client"] == client and r["tls"] == tls and
+                    r["conns"] == conns and r["size"] == size and
+                    r["depth"] == depth):
+                return r
+        return None
+
+    def skipped(self, tls, conns, size, depth):
+        for r in self.rows:
+            if (r["mode"] == "skipped" and r["tls"] == tls and
+                    r["conns"] == conns and r["size"] == size and
+                    r["depth"] == depth):
+                return r["reason"]
+        return None
+
+    def rate(self, v, key="msgs_per_s"):
+        return v[key] if v else None
+
+    def one(self, mode, server, tls=0):
+        for r in self.rows:
+            if r["mode"] == mode and r.get("label") == server and \
+                    r.get("tls", 0) == tls:
+                return r
+        return None
+
+    def cells(self, tls):
+        """(conns, size, depth) measured for any server, in order."""
+        seen = set()
+        for r in self.rows:
+            if r["mode"] == "echo" and r["client"] == "raw" and r["tls"] == tls:
+                seen.add((r["conns"], r["size"], r["depth"]))
+        return sorted(seen)
+
+
+def missing_note(d, server, tls):
+    reason = d.unavailable.get((server, tls))
+    return "unavailable" if reason else "—"
+
+
+def headline_rows(d, tls=0, conns=100, depth=8, sizes=(16, 1024, 65536),
+                  measured_only=False):
+    out = []
+    for size in sizes:
+        vals = {s: d.rate(d.echo(s, tls, conns, size, depth)) for s in SERVERS}
+        if measured_only and all(v is None for v in vals.values()):
+            continue
+        out.append((size, vals))
+    return out
+
+
+def headline_table(d, tls=0):
+    lines = []
+    servers = [s for s in d.servers if not (tls and s == "raw")]
+    head = "| payload | " + " | ".join(NAMES[s] for s in servers)
+    ratios = [s for s in servers if s != "uvws"]
+    head += " | " + " | ".join("uvws ÷ " + NAMES[s] for s in ratios) + " |"
+    lines.append(head)
+    lines.append("|" + "---|" * (1 + len(servers) + len(ratios)))
+    for size, vals in headline_rows(d, tls, measured_only=True):
+        cells = []
+        for s in servers:
+            v = vals[s]
+            cells.append(fmt_num(v) if v is not None else missing_note(d, s, tls))
+        rc = [fmt_ratio(vals["uvws"], vals[s]) for s in ratios]
+        lines.append("| %s | %s | %s |" % (size_name(size), " | ".join(cells),
+                                           " | ".join(rc)))
+    return "\n".join(lines)
+
+
+def targets(d):
+    L = []
+    L.append("| target (issue 7) | measured in this run | holds? |")
+    L.append("|---|---|---|")
+    rows = headline_rows(d)
+
+    def check(name, peer, want, size_rows):
+        parts, ok = [], True
+        for size, vals in size_rows:
+            u, p = vals["uvws"], vals[peer]
+            if u is None or p is None:
+                parts.append("%s: —" % size_name(size))
+                ok = None if ok is not False else False
+                continue
+            r = u / p
+            parts.append("%s: %.2f×" % (size_name(size), r))
+            if r < want:
+                ok = False
+        verdict = {True: "yes", False: "**no**", None: "not measured"}[ok]
+        if peer in d.servers and (peer, 0) in d.unavailable:
+            verdict = "not measured (%s unavailable)" % NAMES[peer]
+        L.append("| %s | %s | %s |" % (name, ", ".join(parts), verdict))
+
+    check("echo throughput ≥ 0.95× raw libuv echo (100 conns, depth 8)",
+          "raw", 0.95, rows)
+    check("≥ 2× libwebsockets", "lws", 2, rows)
+    check("≥ 2× uWebSockets.js", "uws", 2, rows)
+    check("≥ 5× Node ws", "ws", 5, rows)
+
+    u = d.one("rate", "uvws")
+    r = d.one("rate", "raw")
+    if u and r:
+        ratio = u["p99_us"] / r["p99_us"] if r["p99_us"] else None
+        L.append("| latency p99 at half of peak ≤ 1.1× raw | uvws %s, raw %s: %s "
+                 "(at %s msg/s, 1 KiB, 100 conns) | %s |" % (
+                     fmt_us(u["p99_us"]), fmt_us(r["p99_us"]),
+                     fmt_ratio(u["p99_us"], r["p99_us"]), fmt_num(u["rate"]),
+                     "yes" if ratio is not None and ratio <= 1.1 else "**no**"))
+    else:
+        L.append("| latency p99 at half of peak ≤ 1.1× raw | — | not measured |")
+
+    m = d.one("idle", "uvws")
+    if m:
+        v = m["idle_bytes_per_conn"]
+        L.append("| ≤ 512 B of user-space memory per idle ws:// connection | "
+                 "%.0f B (VmRSS growth ÷ %s connections) | %s |" % (
+                     v, conns_name(m["open"]),
+                     "yes" if v <= 512 else "**no** (%.0f B over)" % (v - 512)))
+    else:
+        L.append("| ≤ 512 B per idle ws:// connection | — | not measured |")
+
+    b = d.one("broadcast", "uvws")
+    st = broadcast_stats(d, "uvws")
+    if b:
+        last = b["last_us"]
+        growth = None
+        if st:
+            growth = statistics.median(x["rss_after"] - x["rss_before"]
+                                       for x in st)
+        framed = ""
+        if growth is not None:
+            copies = growth * 1024 / (b["size"] * b["open"]) if b["size"] else 0
+            framed = ("; RSS grew %s kB across the publish call, %.2f× the "
+                      "payload times the subscribers" % (fmt_num(growth), copies))
+        L.append("| broadcast to 10k: framed once; fan-out time and memory "
+                 "reported | fan-out to the last of %s subscribers %s "
+                 "(median of %d rounds)%s | %s |" % (
+                     conns_name(b["open"]), fmt_us(statistics.median(last)),
+                     len(last), framed, "reported (see Broadcast)"))
+    return "\n".join(L)
+
+
+def broadcast_stats(d, server):
+    out = []
+    for r in d.rows:
+        if r["mode"] == "broadcast-stats" and r["label"] == server:
+            p = r["text"].split()
+            if len(p) == 6 and p[0] == "stats":
+                out.append({"round": int(p[1]), "subs": int(p[2]),
+                            "call_ns": int(p[3]), "rss_before": int(p[4]),
+                            "rss_after": int(p[5])})
+    return out
+
+
+def noisy(r):
+    return r is not None and r.get("other_cpu", 0) > NOISE
+
+
+def matrix(d, tls):
+    L = []
+    servers = [s for s in d.servers if not (tls and s == "raw")]
+    L.append("| conns | payload | depth | " +
+             " | ".join(NAMES[s] for s in servers) + " |")
+    L.append("|" + "---|" * (3 + len(servers)))
+    cells = d.cells(tls)
+    for conns in (1, 100, 10000):
+        for size in SIZES:
+            for depth in (1, 8):
+                if (conns, size, depth) not in cells:
+                    sk = d.skipped(tls, conns, size, depth)
+                    if sk:
+                        L.append("| %s | %s | %d | %s |" % (
+                            conns_name(conns), size_name(size), depth,
+                            " | ".join(["skipped: " + sk] +
+                                       [""] * (len(servers) - 1))))
+                    continue
+                row = []
+                for s in servers:
+                    r = d.echo(s, tls, conns, size, depth)
+                    if r is None:
+                        row.append(missing_note(d, s, tls))
+                        continue
+                    row.append(fmt_num(r["msgs_per_s"]) +
+                               ("\\*" if noisy(r) else ""))
+                L.append("| %s | %s | %d | %s |" % (
+                    conns_name(conns), size_name(size), depth, " | ".join(row)))
+    return "\n".join(L)
+
+
+def detail(d, tls):
+    L = []
+    L.append("| conns | payload | depth | server | msg/s | MB/s | ÷ uvws | "
+             "÷ raw | p50 | p99 | p99.9 | server CPU | loadgen CPU | "
+             "other CPU |")
+    L.append("|" + "---|" * 14)
+    for conns, size, depth in d.cells(tls):
+        u = d.echo("uvws", tls, conns, size, depth)
+        raw = d.echo("raw", 0, conns, size, depth)
+        for s in d.servers:
+            r = d.echo(s, tls, conns, size, depth)
+            if r is None:
+                continue
+            L.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s "
+                     "| %.2f | %.2f | %.2f%s |" % (
+                         conns_name(conns), size_name(size), depth, NAMES[s],
+                         fmt_num(r["msgs_per_s"]), fmt_num(r["mb_per_s"]),
+                         fmt_ratio(r["msgs_per_s"], d.rate(u)),
+                         fmt_ratio(r["msgs_per_s"], d.rate(raw)),
+                         fmt_us(r["p50_us"]), fmt_us(r["p99_us"]),
+                         fmt_us(r["p999_us"]), r["server_cpu"],
+                         r["client_cpu"], r.get("other_cpu", 0),
+                         " \\*" if noisy(r) else ""))
+    return "\n".join(L)
+
+
+def latency(d):
+    t = next((r for r in d.rows if r["mode"] == "rate-target"), None)
+    if t is None:
+        return "Not measured."
+    L = ["Offered load: **%s messages/s** of 1 KiB over 100 connections, half "
+         "of uvws's closed-loop peak in this run (%s msg/s at 1 KiB, 100 "
+         "connections, depth 1: one message at a time on each connection, "
+         "as open-loop traffic sends them), the same rate for every server. "
+         "Messages go out round robin over the connections, paced by a "
+         "busy-polling loop; latency is counted from when each message was "
+         "due, not when it went out." % (
+             fmt_num(t["rate"]), fmt_num(t["peak"])), "",
+         "| server | achieved msg/s | p50 | p90 | p99 | p99.9 | max | p99 ÷ raw "
+         "| server CPU |", "|" + "---|" * 9]
+    raw = d.one("rate", "raw")
+    for s in d.servers:
+        r = d.one("rate", s)
+        if r is None:
+            L.append("| %s | %s | | | | | | | |" % (NAMES[s],
+                                                   missing_note(d, s, 0)))
+            continue
+        behind = r["skipped"] > 0 or r["msgs_per_s"] < 0.97 * r["rate"]
+        L.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %.2f%s |" % (
+            NAMES[s], fmt_num(r["msgs_per_s"]),
+            " (fell behind)" if behind else "", fmt_us(r["p50_us"]),
+            fmt_us(r["p90_us"]), fmt_us(r["p99_us"]), fmt_us(r["p999_us"]),
+            fmt_us(r["max_us"]),
+            fmt_ratio(r["p99_us"], raw["p99_us"] if raw else None),
+            r["server_cpu"], " \\*" if noisy(r) else ""))
+    return "\n".join(L)
+
+
+def handshakes(d):
+    L = ["| server | ws:// handshakes/s | p50 | p99 | server CPU | ÷ uvws | "
+         "wss:// handshakes/s | p50 | p99 | server CPU | ÷ uvws |",
+         "|" + "---|" * 11]
+    u0, u1 = d.one("handshake", "uvws", 0), d.one("handshake", "uvws", 1)
+    for s in d.servers:
+        cells = []
+        for tls, u in ((0, u0), (1, u1)):
+            r = d.one("handshake", s, tls)
+            if r is None:
+                note = "n/a (no TLS)" if tls and s == "raw" else \
+                    missing_note(d, s, tls)
+                cells += [note, "", "", "", ""]
+                continue
+            cells += [fmt_num(r["handshakes_per_s"]) + (" \\*" if noisy(r) else ""),
+                      fmt_us(r["p50_us"]), fmt_us(r["p99_us"]),
+                      "%.2f" % r["server_cpu"],
+                      fmt_ratio(r["handshakes_per_s"], d.rate(u, "handshakes_per_s"))]
+        L.append("| %s | %s |" % (NAMES[s], " | ".join(cells)))
+    return "\n".join(L)
+
+
+def memory(d):
+    L = ["| server | connections | VmRSS before | VmRSS with all idle | "
+         "**bytes per idle connection** | after one 1 KiB echo on each | "
+         "bytes per connection then |", "|" + "---|" * 7]
+    for s in d.servers:
+        r = d.one("idle", s)
+        if r is None:
+            L.append("| %s | %s | | | | | |" % (NAMES[s], missing_note(d, s, 0)))
+            continue
+        L.append("| %s | %s | %s kB | %s kB | **%.0f** | %s kB | %.0f |" % (
+            NAMES[s], conns_name(r["open"]), fmt_num(r["rss_before_kb"]),
+            fmt_num(r["rss_idle_kb"]), r["idle_bytes_per_conn"],
+            fmt_num(r["rss_after_echo_kb"]), r["after_echo_bytes_per_conn"]))
+    return "\n".join(L)
+
+
+def broadcast(d):
+    L = ["| server | subscribers | payload | fan-out to the last subscriber "
+         "(median of rounds) | slowest round | delivery p50 | publish call "
+         "(median) | VmRSS growth across the call (median) | peak VmRSS |",
+         "|" + "---|" * 9]
+    for s in ("uvws", "ws", "uws"):
+        if s not in d.servers:
+            continue
+        r = d.one("broadcast", s)
+        if r is None:
+            L.append("| %s | %s | | | | | | | |" % (NAMES[s],
+                                                   missing_note(d, s, 0)))
+            continue
+        st = broadcast_stats(d, s)
+        call = statistics.median(x["call_ns"] for x in st) / 1e3 if st else None
+        growth = statistics.median(x["rss_after"] - x["rss_before"]
+                                   for x in st) if st else None
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s kB |" % (
+            NAMES[s], conns_name(r["open"]), size_name(r["size"]),
+            fmt_us(statistics.median(r["last_us"])), fmt_us(max(r["last_us"])),
+            fmt_us(r["p50_us"]), fmt_us(call),
+            (fmt_num(growth) + " kB") if growth is not None else "—",
+            fmt_num(r["hwm_kb"])))
+    return "\n".join(L)
+
+
+def clients(d):
+    L = ["| server | payload | depth | raw loadgen client msg/s | its CPU | "
+         "uvws client msg/s | its CPU | uvws client ÷ raw client | msg per "
+         "client CPU-second: raw / uvws |", "|" + "---|" * 9]
+    any_row = False
+    for s in d.servers:
+        for size in SIZES:
+            u = d.echo(s, 0, 100, size, 8, client="uvws")
+            if u is None:
+                continue
+            any_row = True
+            # The raw client's own run of the client benchmark is the one
+            # just before the uvws client's: the last raw echo row for
+            # this cell.
+            rr = [r for r in d.rows if r["mode"] == "echo" and
+                  r["label"] == s and r["client"] == "raw" and
+                  r["tls"] == 0 and r["conns"] == 100 and r["size"] == size
+                  and r["depth"] == 8]
+            raw = rr[-1] if rr else None
+            eff = lambda r: r["msgs_per_s"] / r["client_cpu"] \
+                if r and r["client_cpu"] > 0 else None
+            L.append("| %s | %s | 8 | %s | %.2f | %s | %.2f | %s | %s / %s |" % (
+                NAMES[s], size_name(size), fmt_num(d.rate(raw)),
+                raw["client_cpu"] if raw else 0, fmt_num(u["msgs_per_s"]),
+                u["client_cpu"], fmt_ratio(u["msgs_per_s"], d.rate(raw)),
+                fmt_num(eff(raw)), fmt_num(eff(u))))
+    return "\n".join(L) if any_row else "Not measured."
+
+
+def noise_summary(d):
+    rows = [r for r in d.rows if r.get("other_cpu", 0) > NOISE]
+    if not rows:
+        return ("No cell saw more than %.2f of a core used by other programs." %
+                NOISE)
+    return ("%d figures (marked \\*) were taken while other programs used more "
+            "than %.2f of a core (the \"other CPU\" column): this machine is "
+            "shared, and those figures are less trustworthy than the rest." %
+            (len(rows), NOISE))
+
+
+# ---- charts -----------------------------------------------------------------
+
+
+def charts(d, bench):
+    out_dir = os.path.join(bench, "charts")
+    os.makedirs(out_dir, exist_ok=True)
+    for f in os.listdir(out_dir):
+        if f.endswith(".png"):
+            os.remove(os.path.join(out_dir, f))
+    if shutil.which("gnuplot") is None:
+        return [], "gnuplot is not installed: no charts."
+    tmp = os.path.join(bench, "build", "charts")
+    os.makedirs(tmp, exist_ok=True)
+    made = []
+    for tls in (0, 1):
+        servers = [s for s in d.servers if not (tls and s == "raw") and
+                   (s, tls) not in d.unavailable]
+        for conns in (1, 100, 10000):
+            labels, rows = [], []
+            for size in SIZES:
+                depth = 8
+                if all(d.echo(s, tls, conns, size, 8) is None for s in servers):
+                    depth = 1
+                vals = [d.echo(s, tls, conns, size, depth) for s in servers]
+                if all(v is None for v in vals):
+                    continue
+                labels.append("%s%s" % (size_name(size),
+                                        "" if depth == 8 else " (depth 1)"))
+                rows.append(vals)
+            if not rows:
+                continue
+            name = "%s-%s.png" % ("wss" if tls else "ws",
+                                  {1: "1conn", 100: "100conns",
+                                   10000: "10kconns"}[conns])
+            dat = os.path.join(tmp, name + ".dat")
+            with open(dat, "w") as f:
+                for lab, vals in zip(labels, rows):
+                    f.write('"%s"' % lab)
+                    for v in vals:
+                        f.write(" %s" % (v["msgs_per_s"] if v else "?"))
+                    for v in vals:
+                        f.write(" %s" % (v["mb_per_s"] if v else "?"))
+                    f.write("\n")
+            n = len(servers)
+            plot_m = ", ".join(
+                "'%s' using %d:xtic(1) title '%s'" % (dat, 2 + i, NAMES[s])
+                for i, s in enumerate(servers))
+            plot_b = ", ".join(
+                "'%s' using %d:xtic(1) title '%s'" % (dat, 2 + n + i, NAMES[s])
+                for i, s in enumerate(servers))
+            title = "%s echo, %s connection%s, depth 8" % (
+                "wss://" if tls else "ws://", conns_name(conns),
+                "" if conns == 1 else "s")
+            script = """
+set terminal pngcairo size 1100,560 font 'DejaVu Sans,10'
+set output '%(out)s'
+set datafile missing '?'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y
+set grid ytics
+set key below horizontal
+set multiplot layout 1,2 title '%(title)s (same load generator; higher is better)'
+set title 'messages per second'
+set format y '%%.0s%%c'
+plot %(pm)s
+set title 'payload MB per second (one way)'
+set format y '%%g'
+plot %(pb)s
+unset multiplot
+""" % {"out": os.path.join(out_dir, name), "title": title, "pm": plot_m,
+                "pb": plot_b}
+            gp = os.path.join(tmp, name + ".gp")
+            with open(gp, "w") as f:
+                f.write(script)
+            res = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+            if res.returncode != 0:
+                sys.stderr.write(res.stderr)
+                continue
+            made.append((name, title))
+    return made, None
+
+
+def main():
+    src, bench = sys.argv[1], sys.argv[2]
+    d = Data(src)
+    m = d.machine
+    made, chart_note = charts(d, bench)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(
+        os.path.getmtime(src)))
+    md = []
+    A = md.append
+    A("# uvws benchmarks")
+    A("")
+    A("Generated by `bench/run%s` on %s from the run recorded in "
+      "`bench/results.jsonl` (%s s of measurement and %s s of warm-up per "
+      "cell; the whole run took %s s). Do not edit: run it again." % (
+          " --quick" if m.get("quick") else "", when, m.get("duration_s"),
+          m.get("warmup_s"), d.done.get("seconds", "?")))
+    A("")
+    A("```sh")
+    A("bench/run           # installs what is missing, builds in Release, runs "
+      "everything (~15 min)")
+    A("bench/run --quick   # the targets' cells and the single figures (~2 min)")
+    A("```")
+    A("")
+    A("## Machine")
+    A("")
+    A("| | |")
+    A("|---|---|")
+    A("| CPU | %s, %s cores, %s GiB |" % (m.get("cpu"), m.get("cores"),
+                                       m.get("mem_gib")))
+    A("| kernel | Linux %s |" % m.get("kernel"))
+    A("| CPU split | each server pinned to CPU %s, the load generator (one "
+      "thread, one libuv loop) to CPU %s, with taskset; the same for every "
+      "server |" % (m.get("server_cpu"), m.get("loadgen_cpu")))
+    A("| uvws | commit %s%s, built with %s, -O2 |" % (
+        m.get("uvws_rev"), " plus %d uncommitted files in src/, include/, "
+        "examples/" % m["uvws_dirty_files"] if m.get("uvws_dirty_files") else "",
+        m.get("gcc")))
+    A("| libuv | %s |" % m.get("libuv"))
+    A("| mbedTLS (uvws's TLS) | %s |" % m.get("mbedtls"))
+    A("| libwebsockets | %s (Debian, libuv event library plugin) |" %
+      (m.get("libwebsockets") or "not installed"))
+    A("| Node.js | %s; ws %s; uWebSockets.js %s "
+      "(@trufflesuite/uws-js-unofficial, native addon) |" % (
+          m.get("node") or "not installed", m.get("ws") or "—",
+          m.get("uws") or "—"))
+    A("| OpenSSL (load generator, lws, Node) | %s |" % m.get("openssl"))
+    A("")
+    if d.unavailable:
+        A("Unavailable in this run:")
+        A("")
+        for (s, tls), reason in sorted(d.unavailable.items()):
+            A("- %s%s: %s" % (NAMES.get(s, s), " (wss://)" if tls else "",
+                              reason))
+        A("")
+    A(noise_summary(d))
+    A("")
+    A("## Targets")
+    A("")
+    A(targets(d))
+    A("")
+    A("## Echo throughput, 100 connections, depth 8 (messages per second)")
+    A("")
+    A("ws://")
+    A("")
+    A(headline_table(d, 0))
+    A("")
+    if d.cells(1):
+        A("wss:// (TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256, the same for every "
+          "server; the raw echo has no TLS)")
+        A("")
+        A(headline_table(d, 1))
+        A("")
+    if made:
+        A("## Charts")
+        A("")
+        for name, title in made:
+            A("![%s](charts/%s)" % (title, name))
+            A("")
+    elif chart_note:
+        A(chart_note)
+        A("")
+    A("## Echo matrix: messages per second")
+    A("")
+    A("Closed loop: each connection keeps *depth* messages in flight. Cells "
+      "with more than 256 MiB in flight at once are skipped. \\* marks a "
+      "figure taken while other programs used the machine.")
+    A("")
+    A("ws://")
+    A("")
+    A(matrix(d, 0))
+    A("")
+    if d.cells(1):
+        A("wss://")
+        A("")
+        A(matrix(d, 1))
+        A("")
+    A("## Latency at half of peak load")
+    A("")
+    A(latency(d))
+    A("")
+    A("## Handshakes per second")
+    A("")
+    A("32 connections at a time, each: TCP connect, (TLS handshake, full, no "
+      "resumption,) upgrade request, 101, a close frame, the server's close "
+      "frame, TCP reset; then again. Latency: connect to 101.")
+    A("")
+    A(handshakes(d))
+    A("")
+    A("## Memory per idle connection")
+    A("")
+    A("The server's VmRSS (/proc/PID/status: user-space memory the process "
+      "has touched; kernel socket buffers are not in it) before the "
+      "connections and with 10,000 open and idle, divided by 10,000.")
+    A("")
+    A(memory(d))
+    A("")
+    A("## Broadcast")
+    A("")
+    A("10,000 subscribers; one of them asks the server to publish. The server "
+      "writes its CLOCK_MONOTONIC, read just before the publish call, into "
+      "the payload; each subscriber's arrival is measured against it. uvws: "
+      "`uvws_server_publish()` (bench/uvws-broadcast.c); uWebSockets.js: "
+      "`app.publish()`; ws: a loop of `send()`.")
+    A("")
+    A(broadcast(d))
+    A("")
+    A("## The uvws client")
+    A("")
+    A("The same echo cells driven through uvws's client API "
+      "(`loadgen --client uvws`: `uvws_connect`, `uvws_conn_send_binary`, "
+      "`on_message`) instead of the load generator's own minimal client "
+      "(pre-masked frames, header-only parsing), against the same server.")
+    A("")
+    A(clients(d))
+    A("")
+    A("## Every figure")
+    A("")
+    A("÷ uvws and ÷ raw: this server's messages per second divided by uvws's "
+      "and by the raw echo's (ws://) in the same cell. Latency: round trip "
+      "of each message in the closed loop, from the write that carried it to "
+      "the read that brought it back. CPU: cores used during the measured "
+      "window (the server's from /proc/PID/stat, all its threads; "
+      "\"other\" is the rest of the machine).")
+    A("")
+    A("ws://")
+    A("")
+    A(detail(d, 0))
+    A("")
+    if d.cells(1):
+        A("wss://")
+        A("")
+        A(detail(d, 1))
+        A("")
+    A("## Method")
+    A("")
+    A("- One load generator for every server (`bench/loadgen.c`, C on "
+      "libuv): a real HTTP/1.1 upgrade per connection; frames built and "
+      "masked once with one key, DEPTH of them back to back so k messages "
+      "leave in one write; one read buffer per thread; echoes parsed by "
+      "their headers only. It accepts masked frames, which the raw echo "
+      "returns.")
+    A("- The raw echo (`bench/raw-echo.c`) answers the handshake and then "
+      "writes back what it reads: no parsing, no unmasking, no framing. "
+      "It is the most a WebSocket server could do on this loopback.")
+    A("- Every server is started fresh for each block of cells, pinned to "
+      "CPU 1, and stopped after; the load generator runs on CPU 0. Both "
+      "sides' CPU use is in the table: a server at 1.00 is the bottleneck; "
+      "a load generator near 1.00 with the server below it means the "
+      "generator was.")
+    A("- Percentiles come from a log-linear histogram (`bench/hist.h`, "
+      "HdrHistogram's layout: 64 buckets per power of two, values known to "
+      "1.6%).")
+    A("- Other programs share this machine. Before each block the harness "
+      "waits (up to 30 s) for it to be quiet, and a window in which others "
+      "used more than 0.15 of a core is measured once more after up to 10 s "
+      "of waiting; the quieter attempt is kept (\"attempts\" in "
+      "results.jsonl). Past the run's time budget it stops waiting. The "
+      "CPU others used during each window is in the tables.")
+    A("")
+    with open(os.path.join(bench, "results.md"), "w") as f:
+        f.write("\n".join(md))
+    # The headline for the README, on stdout.
+    print(headline_table(d, 0))
+
+
+if __name__ == "__main__":
+    main()
