@@ -159,6 +159,12 @@ typedef struct {
   uvws_chunk_cb on_chunk;
 } uvws_callbacks_t;
 
+/* A header name and value. */
+typedef struct {
+  const char *name;
+  const char *value;
+} uvws_header_t;
+
 /* What happens when a connection's bufferedAmount passes max_buffered. */
 typedef enum {
   /* Reading from the peer stops until bufferedAmount is back to half the
@@ -384,6 +390,10 @@ UVWS_EXTERN int uvws_conn_is_client(const uvws_conn_t *conn);
 UVWS_EXTERN int uvws_conn_peer_addr(const uvws_conn_t *conn,
                                     struct sockaddr_storage *addr);
 UVWS_EXTERN uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn);
+/* A number naming the connection, unique within its server or client and
+ * never reused, for code that must refer to a connection that may be gone
+ * (another thread, a runtime's handle table). */
+UVWS_EXTERN uint64_t uvws_conn_id(const uvws_conn_t *conn);
 UVWS_EXTERN void *uvws_conn_get_data(const uvws_conn_t *conn);
 UVWS_EXTERN void uvws_conn_set_data(uvws_conn_t *conn, void *data);
 
@@ -439,12 +449,6 @@ UVWS_EXTERN void uvws_client_close(uvws_client_t *client,
 UVWS_EXTERN void *uvws_client_get_data(const uvws_client_t *client);
 UVWS_EXTERN void uvws_client_set_data(uvws_client_t *client, void *data);
 UVWS_EXTERN uv_loop_t *uvws_client_loop(const uvws_client_t *client);
-
-/* A header name and value. */
-typedef struct {
-  const char *name;
-  const char *value;
-} uvws_header_t;
 
 typedef struct {
   /* Sent as the Origin header when not NULL. */
@@ -624,6 +628,28 @@ UVWS_EXTERN int uvws_server_shutdown(uvws_server_t *server, int code,
                                      const char *reason, size_t reason_len,
                                      unsigned timeout_ms,
                                      uvws_server_close_cb cb);
+
+/* Takes over an upgrade request that another HTTP server on the same loop
+ * has already read and parsed (Node's handleUpgrade(req, socket, head)):
+ * stream is the accepted TCP connection (uv_tcp_t; plain TCP only, not a
+ * TLS session), method, target and the request's headers (all of them,
+ * Host and the Sec-WebSocket-* ones included) are what that server parsed,
+ * and head holds the bytes it read after the headers (may be NULL when
+ * head_len is 0). Everything is copied. uvws works on a duplicate of the
+ * socket: the caller stops reading from stream (uv_read_stop) before the
+ * call and closes it (uv_close) after it, whatever it returns. The request
+ * then goes through what any upgrade to this server does (policy, routes,
+ * hooks, 101 or refusal), starting on the next loop iteration: on 0 the
+ * server's callbacks follow as for an accepted connection. Errors:
+ * UV_EINVAL (missing method or target, a header name that is not a token,
+ * CR or LF in a value), UVWS_ESTATE (the server is closing), UV_ENOMEM, and
+ * libuv's errors for the socket (UV_EBADF, UV_EMFILE...). */
+UVWS_EXTERN int uvws_server_adopt(uvws_server_t *server,
+                                  uv_stream_t *stream, const char *method,
+                                  const char *target,
+                                  const uvws_header_t *headers,
+                                  size_t num_headers, const char *head,
+                                  size_t head_len);
 
 /* Routes: endpoints by path, each with its own callbacks.
  *

@@ -13,13 +13,7 @@
 #include "proxy.h"
 #include "url.h"
 
-struct uvws_client_s {
-  uvws__ctx_t ctx;
-  uvws__rand_t rand;
-  uvws_client_close_cb close_cb;
-  int closer_closing;
-  void *data;
-};
+
 
 static void on_connect(uv_connect_t *req, int status);
 

@@ -71,6 +71,95 @@ void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
 
 static const uvws_callbacks_t no_callbacks;
 
+/* ---- connections by id --------------------------------------------------
+ * Linear probing keyed by id, with backward-shift deletion so no
+ * tombstones pile up as connections come and go. */
+
+static size_t id_slot(uint64_t id, size_t cap) {
+  return (size_t)((id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (cap - 1);
+}
+
+static int ids_grow(uvws__ctx_t *ctx) {
+  size_t cap = ctx->ids_cap ? ctx->ids_cap * 2 : 64, i;
+  uvws_conn_t **t = calloc(cap, sizeof(*t));
+  if (t == NULL)
+    return UV_ENOMEM;
+  for (i = 0; i < ctx->ids_cap; i++) {
+    uvws_conn_t *c = ctx->ids[i];
+    if (c != NULL) {
+      size_t j = id_slot(c->id, cap);
+      while (t[j] != NULL)
+        j = (j + 1) & (cap - 1);
+      t[j] = c;
+    }
+  }
+  free(ctx->ids);
+  ctx->ids = t;
+  ctx->ids_cap = cap;
+  return 0;
+}
+
+static int ids_insert(uvws__ctx_t *ctx, uvws_conn_t *conn) {
+  size_t j;
+  if ((ctx->ids_len + 1) * 2 > ctx->ids_cap && ids_grow(ctx) != 0)
+    return UV_ENOMEM;
+  j = id_slot(conn->id, ctx->ids_cap);
+  while (ctx->ids[j] != NULL)
+    j = (j + 1) & (ctx->ids_cap - 1);
+  ctx->ids[j] = conn;
+  ctx->ids_len++;
+  return 0;
+}
+
+static void ids_remove(uvws__ctx_t *ctx, uvws_conn_t *conn) {
+  size_t mask = ctx->ids_cap - 1, i, j;
+  if (ctx->ids == NULL)
+    return;
+  for (i = id_slot(conn->id, ctx->ids_cap); ctx->ids[i] != conn;
+       i = (i + 1) & mask)
+    if (ctx->ids[i] == NULL)
+      return;
+  ctx->ids[i] = NULL;
+  ctx->ids_len--;
+  /* Move later members of the run back into the hole when their home
+   * slot allows it. */
+  for (j = (i + 1) & mask; ctx->ids[j] != NULL; j = (j + 1) & mask) {
+    size_t home = id_slot(ctx->ids[j]->id, ctx->ids_cap);
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      ctx->ids[i] = ctx->ids[j];
+      ctx->ids[j] = NULL;
+      i = j;
+    }
+  }
+}
+
+int uvws__ctx_index_ids(uvws__ctx_t *ctx) {
+  uvws_conn_t *c;
+  if (ctx->ids != NULL)
+    return 0;
+  if (ids_grow(ctx) != 0)
+    return UV_ENOMEM;
+  for (c = ctx->conns; c != NULL; c = c->next)
+    if (ids_insert(ctx, c) != 0)
+      return UV_ENOMEM;
+  return 0;
+}
+
+uvws_conn_t *uvws__ctx_find(const uvws__ctx_t *ctx, uint64_t id) {
+  size_t j;
+  if (ctx->ids == NULL)
+    return NULL;
+  for (j = id_slot(id, ctx->ids_cap); ctx->ids[j] != NULL;
+       j = (j + 1) & (ctx->ids_cap - 1))
+    if (ctx->ids[j]->id == id)
+      return ctx->ids[j];
+  return NULL;
+}
+
+uint64_t uvws_conn_id(const uvws_conn_t *conn) {
+  return conn->id;
+}
+
 int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
                     const uvws_limits_t *limits) {
   int r;
@@ -82,9 +171,14 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   conn->cbs = &no_callbacks;
   conn->limits = &ctx->limits;
   conn->heap_idx = UINT32_MAX;
+  conn->id = ++ctx->next_id;
+  if (ctx->ids != NULL && ids_insert(ctx, conn) != 0)
+    return UV_ENOMEM;
   r = uv_tcp_init(ctx->loop, &conn->tcp);
-  if (r != 0)
+  if (r != 0) {
+    ids_remove(ctx, conn);
     return r;
+  }
   conn->tcp.data = conn;
   conn->pending = 1;
   uvws__proto_init(&conn->proto, &proto_cbs, conn, !is_client,
@@ -133,6 +227,9 @@ void uvws__ctx_close(uvws__ctx_t *ctx, uv_close_cb close_cb) {
   free(ctx->heap);
   ctx->heap = NULL;
   ctx->heap_len = ctx->heap_cap = 0;
+  free(ctx->ids);
+  ctx->ids = NULL;
+  ctx->ids_cap = ctx->ids_len = 0;
   ctx->close_cb = close_cb;
   ctx->handles_open = 2;
   uv_close((uv_handle_t *)&ctx->timer, ctx_handle_closed);
@@ -336,6 +433,7 @@ static void conn_free(uvws_conn_t *conn) {
   else
     uvws__pubsub_conn_gone(conn);
 
+  ids_remove(ctx, conn);
   if (conn->prev)
     conn->prev->next = conn->next;
   else
@@ -1172,12 +1270,25 @@ static void after_queue(uvws_conn_t *conn) {
   ctx->flush_list = conn;
 }
 
+void uvws__conn_start_later(uvws_conn_t *conn) {
+  conn->start_pending = 1;
+  after_queue(conn);
+}
+
 static void ctx_on_flush(uv_prepare_t *p) {
   uvws__ctx_t *ctx = p->data;
   uvws_conn_t *conn;
   while ((conn = ctx->flush_list) != NULL) {
     ctx->flush_list = conn->flush_next;
     conn->flush_queued = 0;
+    if (conn->start_pending) {
+      conn->start_pending = 0;
+      uvws__conn_start_read(conn);
+      conn->corked = 1;
+      if (!conn->closing)
+        uvws__server_handshake_read(conn);
+      conn->corked = 0;
+    }
     uvws__conn_flush(conn);
     uvws__conn_drain_check(conn);
     uvws__conn_emit_error(conn);

@@ -58,6 +58,11 @@ typedef struct uvws__ctx_s {
   size_t nfree_outs;
   /* TLS settings shared by the connections (tls_conn.c); NULL for none. */
   struct uvws__tls_conf_s *tls;
+  /* Connection ids, and when something needs to find connections by id
+   * (messages posted from other threads), an open-addressing index. */
+  uint64_t next_id;
+  uvws_conn_t **ids; /* NULL until uvws__ctx_index_ids() */
+  size_t ids_cap, ids_len;
 } uvws__ctx_t;
 
 /* An external buffer or completion callback inserted into a write batch at
@@ -126,6 +131,15 @@ typedef struct uvws__route_s {
   size_t path_len;
   char path[];
 } uvws__route_t;
+
+/* A client context (client.c). */
+struct uvws_client_s {
+  uvws__ctx_t ctx;
+  uvws__rand_t rand;
+  uvws_client_close_cb close_cb;
+  int closer_closing;
+  void *data;
+};
 
 struct uvws_server_s {
   uvws__ctx_t ctx;
@@ -216,6 +230,7 @@ struct uvws_conn_s {
   uint8_t own_cbs;       /* cbs is an allocated copy */
   uint8_t flush_queued;  /* on ctx->flush_list */
   uint8_t read_held;     /* reading stopped by UVWS_BUFFERED_PAUSE */
+  uint8_t start_pending; /* adopted: the handshake starts next iteration */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */
@@ -250,6 +265,7 @@ struct uvws_conn_s {
   char *extensions;
 
   uvws__client_conn_t *cc; /* client connections only */
+  uint64_t id;           /* unique in its context, never reused */
 };
 
 /* conn.c, for client.c and server.c */
@@ -272,6 +288,9 @@ void uvws__conn_emit_error(uvws_conn_t *conn);
 void uvws__conn_finish(uvws_conn_t *conn);
 void uvws__conn_flush(uvws_conn_t *conn);
 void uvws__conn_drain_check(uvws_conn_t *conn);
+/* Starts an adopted connection on the next loop iteration: reading, and
+ * the handshake already in conn->hs. */
+void uvws__conn_start_later(uvws_conn_t *conn);
 /* Handles bytes read from the peer (decrypted, over TLS): the opening
  * handshake while CONNECTING, then frames. data is writable. */
 void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len);
@@ -305,6 +324,11 @@ int uvws__conn_close_code(uvws_conn_t *conn, unsigned code, const char *reason,
  * connection closes once it is written. */
 void uvws__conn_http_end(uvws_conn_t *conn);
 void uvws__pubsub_conn_gone(uvws_conn_t *conn);
+/* Starts keeping an index of the context's connections by id (and indexes
+ * those there are). 0 or UV_ENOMEM. */
+int uvws__ctx_index_ids(uvws__ctx_t *ctx);
+/* The live connection with this id, or NULL (never was, or is gone). */
+uvws_conn_t *uvws__ctx_find(const uvws__ctx_t *ctx, uint64_t id);
 void uvws__pubsub_free(uvws_server_t *server);
 void uvws__client_conn_free(uvws_conn_t *conn);
 void uvws__client_keep_response(uvws_conn_t *conn,

@@ -4,9 +4,11 @@
 #include "internal.h"
 #include "tls_conn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "utf8.h"
 
@@ -343,6 +345,77 @@ void uvws_server_set_data(uvws_server_t *s, void *data) {
 
 uv_loop_t *uvws_server_loop(const uvws_server_t *s) {
   return s->ctx.loop;
+}
+
+int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
+                      const char *method, const char *target,
+                      const uvws_header_t *headers, size_t num_headers,
+                      const char *head, size_t head_len) {
+  uvws_conn_t *conn;
+  uv_os_fd_t fd;
+  int dupfd, r;
+  size_t i;
+
+  if (method == NULL || target == NULL || (head_len && head == NULL) ||
+      (num_headers && headers == NULL) ||
+      !uvws__is_token(method, strlen(method)) || strpbrk(target, " \r\n"))
+    return UV_EINVAL;
+  for (i = 0; i < num_headers; i++)
+    if (headers[i].name == NULL || headers[i].value == NULL ||
+        !uvws__is_token(headers[i].name, strlen(headers[i].name)) ||
+        strpbrk(headers[i].value, "\r\n"))
+      return UV_EINVAL;
+  if (s->ctx.closing)
+    return UVWS_ESTATE;
+  r = uv_fileno((const uv_handle_t *)stream, &fd);
+  if (r != 0)
+    return r;
+  /* The caller keeps and closes its handle; uvws has its own descriptor. */
+  dupfd = dup(fd);
+  if (dupfd < 0)
+    return uv_translate_sys_error(errno);
+  conn = malloc(sizeof(*conn));
+  if (conn == NULL) {
+    close(dupfd);
+    return UV_ENOMEM;
+  }
+  r = uvws__conn_init(conn, &s->ctx, 0, &s->ctx.limits);
+  if (r != 0) {
+    free(conn);
+    close(dupfd);
+    return r;
+  }
+  conn->server = s;
+  conn->cbs = &s->opts.callbacks;
+  r = uv_tcp_open(&conn->tcp, dupfd);
+  if (r != 0) {
+    close(dupfd);
+    uvws__conn_finish(conn);
+    return r;
+  }
+  uv_tcp_nodelay(&conn->tcp, 1);
+  /* The head as it came, so it takes the path every upgrade takes. */
+  r = 0;
+  r |= uvws__buf_append_str(&conn->hs, method);
+  r |= uvws__buf_append(&conn->hs, " ", 1);
+  r |= uvws__buf_append_str(&conn->hs, target);
+  r |= uvws__buf_append_str(&conn->hs, " HTTP/1.1\r\n");
+  for (i = 0; i < num_headers; i++) {
+    r |= uvws__buf_append_str(&conn->hs, headers[i].name);
+    r |= uvws__buf_append(&conn->hs, ": ", 2);
+    r |= uvws__buf_append_str(&conn->hs, headers[i].value);
+    r |= uvws__buf_append(&conn->hs, "\r\n", 2);
+  }
+  r |= uvws__buf_append(&conn->hs, "\r\n", 2);
+  if (head_len)
+    r |= uvws__buf_append(&conn->hs, head, head_len);
+  if (r != 0) {
+    uvws__conn_finish(conn);
+    return UV_ENOMEM;
+  }
+  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
+  uvws__conn_start_later(conn);
+  return 0;
 }
 
 /* ----------------------------------------------------------------------- */
