@@ -596,6 +596,14 @@ UVWS_EXTERN int uvws_server_create(uv_loop_t *loop,
 UVWS_EXTERN int uvws_server_listen(uvws_server_t *server, const char *host,
                                    int port, int backlog);
 
+/* Listens on a socket the caller opened and bound itself (for options libuv
+ * does not set, such as SO_REUSEPORT to share one port among loops, one per
+ * thread). uvws listens on a duplicate of sock: the caller closes its own
+ * sock when it likes, whatever this returns. Errors as uvws_server_listen(),
+ * and UV_EBADF, UV_EMFILE. */
+UVWS_EXTERN int uvws_server_listen_socket(uvws_server_t *server,
+                                          uv_os_sock_t sock, int backlog);
+
 /* The port of the most recent successful listen, or a negative error. */
 UVWS_EXTERN int uvws_server_port(const uvws_server_t *server);
 

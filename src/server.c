@@ -216,6 +216,49 @@ int uvws_server_listen_tls(uvws_server_t *s, const char *host, int port,
 #endif
 }
 
+int uvws_server_listen_socket(uvws_server_t *s, uv_os_sock_t sock,
+                              int backlog) {
+  struct sockaddr_storage ss;
+  uv_tcp_t *t, **list;
+  int r, len, fd;
+
+  if (s->ctx.closing)
+    return UVWS_ESTATE;
+  list = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*list));
+  if (list == NULL)
+    return UV_ENOMEM;
+  s->listeners = list;
+  t = malloc(sizeof(*t));
+  if (t == NULL)
+    return UV_ENOMEM;
+  r = uv_tcp_init(s->ctx.loop, t);
+  if (r != 0) {
+    free(t);
+    return r;
+  }
+  t->data = s;
+  /* uvws listens on a duplicate; the caller's socket stays the caller's. */
+  fd = dup(sock);
+  r = fd < 0 ? uv_translate_sys_error(errno) : uv_tcp_open(t, fd);
+  if (r != 0 && fd >= 0)
+    close(fd);
+  if (r == 0)
+    r = uv_listen((uv_stream_t *)t, backlog > 0 ? backlog : 511,
+                  on_connection);
+  if (r != 0) {
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+    return r;
+  }
+  len = (int)sizeof(ss);
+  if (uv_tcp_getsockname(t, (struct sockaddr *)&ss, &len) == 0)
+    s->port = ntohs(ss.ss_family == AF_INET6
+                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                        : ((struct sockaddr_in *)&ss)->sin_port);
+  s->listeners[s->nlisteners++] = t;
+  s->listeners_open++;
+  return 0;
+}
+
 int uvws_server_port(const uvws_server_t *s) {
   return s->port;
 }
