@@ -147,11 +147,15 @@ static uint8_t close_frame[8];
 static struct sockaddr_in server_addr;
 static uint64_t run_start;
 
-static _Atomic int g_ctl;      /* phase << 8 | stage */
+/* generation << 16 | phase << 8 | stage. The generation grows with every
+ * phase started, so a worker whose wake-ups coalesced still sees that a
+ * new one began. */
+static _Atomic int g_ctl;
 static _Atomic int g_round;    /* broadcast round being measured */
 
 static inline int ctl_stage(int ctl) { return ctl & 0xff; }
-static inline int ctl_phase(int ctl) { return ctl >> 8; }
+static inline int ctl_phase(int ctl) { return (ctl >> 8) & 0xff; }
+static inline int ctl_gen(int ctl) { return ctl >> 16; }
 
 typedef struct worker_s worker_t;
 
@@ -193,6 +197,7 @@ struct worker_s {
   int next_connect;     /* next connection to start in ST_CONNECT */
   int connecting;
   int seen_ctl;
+  int running;          /* generation of the phase it started, or -1 */
   int stopping;
   uint32_t ring_mask;
   uint8_t *rbuf;
@@ -991,6 +996,13 @@ static void on_wake(uv_async_t *a) {
   w->now = uv_hrtime();
   switch (stage) {
   case ST_WARM:
+  case ST_MEASURE:
+    /* Wake-ups coalesce: with no warm-up the worker may see MEASURE
+     * without having seen WARM, or a new phase without the last one's
+     * DRAIN. */
+    if (w->running == ctl_gen(ctl))
+      break;
+    w->running = ctl_gen(ctl);
     if (cfg.mode == MODE_ECHO) {
       unsigned d = cfg.phases[ctl_phase(ctl)].depth;
       for (i = 0; i < w->nconns; i++)
@@ -1130,6 +1142,7 @@ static void worker_init(worker_t *w, int id, int first, int count) {
   w->plain = malloc(PLAIN_SIZE);
   w->tlsout = malloc(RBUF_SIZE);
   w->seen_ctl = -1;
+  w->running = -1;
   hist_reset(&w->hist);
   for (i = 0; i < cfg.nphases; i++)
     if (cfg.phases[i].depth > maxd)
@@ -1164,8 +1177,12 @@ static void worker_init(worker_t *w, int id, int first, int count) {
 /* ---- the main thread ----------------------------------------------------- */
 
 static void set_ctl(int phase, int stage) {
+  static int gen;
   int i;
-  atomic_store_explicit(&g_ctl, phase << 8 | stage, memory_order_release);
+  if (stage == ST_WARM)
+    gen++;
+  atomic_store_explicit(&g_ctl, gen << 16 | phase << 8 | stage,
+                        memory_order_release);
   for (i = 0; i < cfg.threads; i++)
     uv_async_send(&workers[i].wake);
 }
