@@ -4,10 +4,10 @@
 # top-level CMakeLists.txt once those two object libraries are defined.
 
 # What a program that links uvws links too: libuv, which uvws.h includes,
-# for everyone; mbedTLS and zlib only when linking statically. The mbedTLS
-# libraries are imported targets so that the exported package names them
-# by target, which uvwsConfig.cmake then finds on the consumer's machine,
-# instead of by this machine's paths.
+# for everyone; mbedTLS, zlib and hiredis only when linking statically. The
+# mbedTLS libraries are imported targets so that the exported package names
+# them by target, which uvwsConfig.cmake then finds on the consumer's
+# machine, instead of by this machine's paths.
 set(UVWS_MBEDTLS_LIBS mbedcrypto)
 if(UVWS_WITH_TLS)
   set(UVWS_MBEDTLS_LIBS mbedtls mbedx509 mbedcrypto)
@@ -21,6 +21,15 @@ foreach(lib ${UVWS_MBEDTLS_LIBS})
       INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_INCLUDE_DIR}")
   endif()
 endforeach()
+
+# hiredis for the Redis backend (UVWS_WITH_REDIS), the same way.
+if(UVWS_WITH_REDIS AND NOT TARGET uvws::hiredis)
+  find_library(UVWS_HIREDIS_LIBRARY hiredis HINTS ${HIREDIS_LIBRARY_DIRS})
+  add_library(uvws::hiredis UNKNOWN IMPORTED)
+  set_target_properties(uvws::hiredis PROPERTIES
+    IMPORTED_LOCATION "${UVWS_HIREDIS_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${HIREDIS_INCLUDE_DIRS}")
+endif()
 
 set(UVWS_LIBRARY_OBJECTS
   $<TARGET_OBJECTS:uvws_engine> $<TARGET_OBJECTS:uvws_objects>)
@@ -37,6 +46,9 @@ function(uvws_library_target target kind)
   foreach(lib ${UVWS_MBEDTLS_LIBS})
     target_link_libraries(${target} PRIVATE uvws::${lib})
   endforeach()
+  if(UVWS_WITH_REDIS)
+    target_link_libraries(${target} PRIVATE uvws::hiredis)
+  endif()
 endfunction()
 
 # The static library links every program of this tree (the tests reach
@@ -102,6 +114,9 @@ set(UVWS_PC_LIBS_PRIVATE "")
 foreach(lib ${UVWS_MBEDTLS_LIBS} z)
   string(APPEND UVWS_PC_LIBS_PRIVATE " -l${lib}")
 endforeach()
+if(UVWS_WITH_REDIS)
+  string(APPEND UVWS_PC_LIBS_PRIVATE " -lhiredis")
+endif()
 string(STRIP "${UVWS_PC_LIBS_PRIVATE}" UVWS_PC_LIBS_PRIVATE)
 foreach(dir LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")

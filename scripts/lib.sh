@@ -8,15 +8,17 @@ UVWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian packages needed to build the library and its examples (duktape-dev:
 # the JavaScript engine of examples/uvws-js.c, which the JavaScript tests
-# run; without it CMake leaves uvws-js and those tests out).
+# run; without it CMake leaves uvws-js and those tests out; libhiredis-dev:
+# the Redis client of the scale-out backend, left out likewise without it).
 UVWS_BUILD_DEBS=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
-                 zlib1g-dev ca-certificates duktape-dev)
+                 zlib1g-dev ca-certificates duktape-dev libhiredis-dev)
 # Added for the full test run: clang and its sanitizer runtime for the
 # fuzzers, the real WebSocket peers of the interop tests, the browser of the
 # browser tests (driven by playwright-core from npm), openssl, which
-# makes the TLS tests' certificates, and the HTTP proxy of the proxy tests.
+# makes the TLS tests' certificates, the HTTP proxy of the proxy tests, and
+# the Redis server that the scale-out tests start on a free port.
 UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm
-                chromium openssl tinyproxy)
+                chromium openssl tinyproxy redis-server)
 
 # Optional, for the API reference only (cmake --build build --target docs);
 # neither scripts/test nor scripts/demo installs it:
