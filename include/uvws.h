@@ -41,14 +41,20 @@
 extern "C" {
 #endif
 
-#define UVWS_VERSION_MAJOR 0
-#define UVWS_VERSION_MINOR 1
-#define UVWS_VERSION_PATCH 0
+#define UVWS_VERSION_MAJOR 0 /* Incompatible changes. */
+#define UVWS_VERSION_MINOR 1 /* Additions. */
+#define UVWS_VERSION_PATCH 0 /* Fixes. */
+/* The version of this header as one number, (MAJOR << 16) | (MINOR << 8) |
+ * PATCH, to compare with uvws_version(). project(VERSION) in CMakeLists.txt
+ * sets it (CMake refuses to configure when these macros say otherwise),
+ * and the shared library's SONAME is libuvws.so.MAJOR. */
 #define UVWS_VERSION_HEX                                                       \
   ((UVWS_VERSION_MAJOR << 16) | (UVWS_VERSION_MINOR << 8) | UVWS_VERSION_PATCH)
 
-/* The version of the library linked at run time, as UVWS_VERSION_HEX. */
+/* The version of the library linked at run time, as UVWS_VERSION_HEX: it
+ * may differ from the header a program was built with. */
 UVWS_EXTERN unsigned uvws_version(void);
+/* The same as "MAJOR.MINOR.PATCH" ("0.1.0"). The string is static. */
 UVWS_EXTERN const char *uvws_version_string(void);
 
 /* ------------------------------------------------------------------------ */
@@ -56,14 +62,19 @@ UVWS_EXTERN const char *uvws_version_string(void);
 
 #include "uvws_errno.h"
 
-/* A description of err (uvws's or libuv's). The string is static. */
+/* A description of err, one of uvws's codes (UVWS_E*) or libuv's (UV_E*,
+ * described by uv_strerror()). The string is static. */
 UVWS_EXTERN const char *uvws_strerror(int err);
-/* The symbolic name of err ("UVWS_EPROTO", "ECONNREFUSED"). Static. */
+/* The symbolic name of err ("UVWS_EPROTO", or libuv's name through
+ * uv_err_name(): "ECONNREFUSED"). The string is static. */
 UVWS_EXTERN const char *uvws_err_name(int err);
 
 /* ------------------------------------------------------------------------ */
 /* WebSocket close codes (RFC 6455 7.4.1). These are not error codes.       */
 
+/* Close codes: what uvws_conn_close() and uvws_conn_close_status() send and
+ * on_close reports. 1005, 1006 and 1015 are never sent: they report a close
+ * frame without a code, no close frame, and a failed TLS handshake. */
 typedef enum {
   UVWS_CLOSE_NORMAL = 1000,
   UVWS_CLOSE_GOING_AWAY = 1001,
@@ -85,6 +96,9 @@ typedef enum {
 /* ------------------------------------------------------------------------ */
 /* Connection model (W3C/WHATWG WebSocket)                                   */
 
+/* A connection's readyState, as the W3C/WHATWG WebSocket's: CONNECTING
+ * until on_open, OPEN, CLOSING once either side started the closing
+ * handshake, CLOSED from on_error or on_close on. */
 typedef enum {
   UVWS_CONNECTING = 0,
   UVWS_OPEN = 1,
@@ -92,11 +106,20 @@ typedef enum {
   UVWS_CLOSED = 3
 } uvws_ready_state_t;
 
+/* The type of a message: text (UTF-8, checked both ways) or binary. */
 typedef enum { UVWS_TEXT = 1, UVWS_BINARY = 2 } uvws_msg_type_t;
 
+/* A WebSocket connection, client or server side. uvws owns its memory: it
+ * is valid from uvws_connect() returning 0, or from the server's
+ * acceptance, until on_close returns. */
 typedef struct uvws_conn_s uvws_conn_t;
+/* A server: its listeners, routes and the connections they accept. */
 typedef struct uvws_server_s uvws_server_t;
+/* A client context: the connections made with uvws_connect(), and what
+ * they share (receive buffer, random generator, TLS configuration). */
 typedef struct uvws_client_s uvws_client_t;
+/* An HTTP request to a server, an upgrade or a plain one; valid during
+ * the uvws_upgrade_cb or uvws_http_cb it is given to. */
 typedef struct uvws_request_s uvws_request_t;
 
 /* The connection is OPEN: the handshake completed. */
@@ -148,22 +171,18 @@ typedef void (*uvws_send_cb)(uvws_conn_t *conn, void *arg, int status);
 typedef void (*uvws_chunk_cb)(uvws_conn_t *conn, uvws_msg_type_t type,
                               const char *data, size_t len, int is_last);
 
+/* A connection's callbacks, one per event; any may be NULL. uvws_connect(),
+ * the server options, routes and uvws_request_set_callbacks() copy them. */
 typedef struct {
-  uvws_open_cb on_open;
-  uvws_message_cb on_message;
-  uvws_error_cb on_error;
-  uvws_close_cb on_close;
-  uvws_drain_cb on_drain;
-  uvws_pong_cb on_pong;
+  uvws_open_cb on_open;       /* OPEN: the handshake completed. */
+  uvws_message_cb on_message; /* A whole message. */
+  uvws_error_cb on_error;     /* The connection failed; on_close follows. */
+  uvws_close_cb on_close;     /* CLOSED: exactly once per connection. */
+  uvws_drain_cb on_drain;     /* bufferedAmount fell to drain_low_water. */
+  uvws_pong_cb on_pong;       /* A pong arrived. */
   /* Set to receive messages in pieces; on_message is then not called. */
   uvws_chunk_cb on_chunk;
 } uvws_callbacks_t;
-
-/* A header name and value. */
-typedef struct {
-  const char *name;
-  const char *value;
-} uvws_header_t;
 
 /* What happens when a connection's bufferedAmount passes max_buffered. */
 typedef enum {
@@ -211,7 +230,7 @@ typedef struct {
   unsigned max_fragments;
   /* bufferedAmount above which buffered_policy applies. Default 64 MiB. */
   size_t max_buffered;
-  uvws_buffered_policy_t buffered_policy;
+  uvws_buffered_policy_t buffered_policy; /* Default UVWS_BUFFERED_PAUSE. */
 } uvws_limits_t;
 
 /* permessage-deflate (RFC 7692). A field left 0 takes its default.
@@ -234,12 +253,12 @@ typedef struct {
    * the client compress. A server lowers the client's window only when the
    * client's offer allows it. Messages are sent uncompressed when the
    * agreed window of this side is 8 bits, which zlib cannot produce. */
-  int server_max_window_bits;
-  int client_max_window_bits;
+  int server_max_window_bits; /* What the server compresses. */
+  int client_max_window_bits; /* What the client compresses. */
   /* zlib compression level 1-9 (default 6) and memory level 1-9
    * (default 8). */
-  int level;
-  int mem_level;
+  int level;     /* zlib's compression level. */
+  int mem_level; /* zlib's memLevel. */
   /* Messages shorter than this many bytes are sent uncompressed (default
    * 0: every message is compressed). */
   size_t threshold;
@@ -278,10 +297,10 @@ typedef struct {
   /* This side's certificate chain (its own certificate first, then the
    * intermediates) and private key. Required by uvws_server_listen_tls().
    * A client presents them when a server asks for a certificate. */
-  const char *cert_file;
-  const char *cert_pem;
-  const char *key_file;
-  const char *key_pem;
+  const char *cert_file; /* The chain: a PEM file, */
+  const char *cert_pem;  /* or PEM text. */
+  const char *key_file;  /* The private key: a PEM file, */
+  const char *key_pem;   /* or PEM text. */
   /* Password of an encrypted private key, or NULL. */
   const char *key_password;
   /* Trusted CAs. Client: the server's certificate must chain to one of
@@ -289,8 +308,8 @@ typedef struct {
    * (/etc/ssl/certs/ca-certificates.crt, Debian's ca-certificates), read
    * at the first wss:// connection. Server: the CAs that issue client
    * certificates; required when client_cert is not NONE. */
-  const char *ca_file;
-  const char *ca_pem;
+  const char *ca_file; /* The CAs: a PEM file, */
+  const char *ca_pem;  /* or PEM text. */
   /* Server only: UVWS_TLS_CLIENT_CERT_NONE (default), _OPTIONAL or
    * _REQUIRED. */
   uvws_tls_client_cert_t client_cert;
@@ -304,12 +323,22 @@ typedef struct {
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 
-/* Sends a whole message. The bytes are copied. Text must be valid UTF-8
- * (else UVWS_EBADUTF8). Errors: UVWS_ESTATE while CONNECTING or once
- * close() was called or the connection failed; UVWS_EINFRAGMENT while a
- * message sent with uvws_conn_send_fragment() is unfinished. */
+/* Sends a whole message of type UVWS_TEXT or UVWS_BINARY: len bytes at data
+ * (NULL when len is 0), copied before the call returns. Returns 0 once the
+ * message is queued: it goes out after everything queued before it, with
+ * everything else queued in this loop iteration in one write, and counts in
+ * bufferedAmount until it is handed to the kernel (on_drain may follow).
+ * A send has no callback of its own; a connection that fails later reports
+ * through on_error and on_close. Errors, after which nothing is queued:
+ * UVWS_ESTATE while CONNECTING or once close() was called or the connection
+ * failed; UVWS_EINFRAGMENT while a message sent with
+ * uvws_conn_send_fragment() is unfinished; UV_EINVAL for another type or
+ * NULL data with len > 0; UVWS_EBADUTF8 for text that is not UTF-8;
+ * UVWS_EBUFFERFULL when bufferedAmount would pass limits.max_buffered under
+ * UVWS_BUFFERED_REFUSE; UV_ENOMEM. */
 UVWS_EXTERN int uvws_conn_send(uvws_conn_t *conn, uvws_msg_type_t type,
                                const char *data, size_t len);
+/* uvws_conn_send() of a text message (UTF-8). */
 UVWS_EXTERN int uvws_conn_send_text(uvws_conn_t *conn, const char *data,
                                     size_t len);
 
@@ -319,9 +348,11 @@ enum {
   UVWS_SEND_NO_COMPRESS = 1
 };
 
-/* uvws_conn_send() with flags (UVWS_SEND_*). UV_EINVAL for unknown flags. */
+/* uvws_conn_send() with flags (UVWS_SEND_*): the same returns and errors,
+ * and UV_EINVAL for unknown flags. */
 UVWS_EXTERN int uvws_conn_send_ex(uvws_conn_t *conn, uvws_msg_type_t type,
                                   const char *data, size_t len, unsigned flags);
+/* uvws_conn_send() of a binary message. */
 UVWS_EXTERN int uvws_conn_send_binary(uvws_conn_t *conn, const void *data,
                                       size_t len);
 
@@ -329,7 +360,8 @@ UVWS_EXTERN int uvws_conn_send_binary(uvws_conn_t *conn, const void *data,
  * called exactly once (with status 0 once written, or an error if the
  * connection closed first). A client must mask what it sends, so in the
  * client role the bytes are copied while masking, and cb still follows the
- * write. If this call fails, cb is not called. */
+ * write; so are compressed messages. Errors: those of uvws_conn_send(), and
+ * UV_EINVAL when cb is NULL. If this call fails, cb is not called. */
 UVWS_EXTERN int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
                                       const char *data, size_t len,
                                       uvws_send_cb cb, void *arg);
@@ -337,13 +369,20 @@ UVWS_EXTERN int uvws_conn_send_nocopy(uvws_conn_t *conn, uvws_msg_type_t type,
 /* Sends one part of a message; the message ends with the part whose is_last
  * is non-zero. type is taken from the first part. Until the last part, other
  * messages are refused with UVWS_EINFRAGMENT; pings and close still go out.
- * Text parts together must be UTF-8 (checked across parts). Copied. */
+ * Text parts together must be UTF-8 (checked across parts: a part may end
+ * inside a character, the last one may not). data is copied. Returns 0 when
+ * the part is queued. Errors, after which the part is not sent and the
+ * message stays open: UVWS_ESTATE (as for uvws_conn_send()), UV_EINVAL (a
+ * first part of another type, NULL data with len > 0), UVWS_EBADUTF8,
+ * UVWS_EBUFFERFULL, UV_ENOMEM. */
 UVWS_EXTERN int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
                                         const char *data, size_t len,
                                         int is_last);
 
-/* Sends a ping with up to 125 bytes of payload (copied). The answer arrives
- * through on_pong. UV_EINVAL if len > 125; UVWS_ESTATE unless OPEN. */
+/* Sends a ping with up to 125 bytes of payload (copied; data may be NULL
+ * when len is 0). Returns 0 once queued; the answer arrives through
+ * on_pong. Errors: UV_EINVAL if len > 125; UVWS_ESTATE unless OPEN (or once
+ * close() was called); UV_ENOMEM. */
 UVWS_EXTERN int uvws_conn_ping(uvws_conn_t *conn, const char *data, size_t len);
 
 /* Starts the closing handshake (W3C close()). code is 0 (no code sent),
@@ -369,12 +408,16 @@ UVWS_EXTERN int uvws_conn_close_status(uvws_conn_t *conn, int code,
  * complete (the close timeout still applies). UVWS_ESTATE unless OPEN or
  * CLOSING. */
 UVWS_EXTERN int uvws_conn_pause(uvws_conn_t *conn);
+/* Reads again after uvws_conn_pause(). Returns 0, also when reading was not
+ * paused; UVWS_ESTATE unless OPEN or CLOSING. While limits.buffered_policy
+ * holds reading back, reading resumes once bufferedAmount drains. */
 UVWS_EXTERN int uvws_conn_resume(uvws_conn_t *conn);
 
 /* Drops the connection at once without a close handshake (on_close 1006
  * follows). Queued output is discarded. */
 UVWS_EXTERN void uvws_conn_terminate(uvws_conn_t *conn);
 
+/* The connection's readyState (see uvws_ready_state_t). */
 UVWS_EXTERN uvws_ready_state_t uvws_conn_ready_state(const uvws_conn_t *conn);
 /* Application payload bytes queued but not yet handed to the kernel. */
 UVWS_EXTERN size_t uvws_conn_buffered_amount(const uvws_conn_t *conn);
@@ -386,15 +429,16 @@ UVWS_EXTERN const char *uvws_conn_protocol(const uvws_conn_t *conn);
 UVWS_EXTERN const char *uvws_conn_extensions(const uvws_conn_t *conn);
 /* 1 if this side is the client, 0 if it is the server. */
 UVWS_EXTERN int uvws_conn_is_client(const uvws_conn_t *conn);
-/* The peer's address. UV_ENOTCONN before the TCP connection exists. */
+/* Writes the peer's address into addr and returns 0; UV_ENOTCONN before
+ * the TCP connection exists (a client resolving the host name). */
 UVWS_EXTERN int uvws_conn_peer_addr(const uvws_conn_t *conn,
                                     struct sockaddr_storage *addr);
+/* The loop the connection runs on. */
 UVWS_EXTERN uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn);
-/* A number naming the connection, unique within its server or client and
- * never reused, for code that must refer to a connection that may be gone
- * (another thread, a runtime's handle table). */
-UVWS_EXTERN uint64_t uvws_conn_id(const uvws_conn_t *conn);
+/* The connection's user pointer: uvws_connect()'s data, or what
+ * uvws_request_set_data() or uvws_conn_set_data() set; NULL otherwise. */
 UVWS_EXTERN void *uvws_conn_get_data(const uvws_conn_t *conn);
+/* Sets the connection's user pointer, which uvws never uses. */
 UVWS_EXTERN void uvws_conn_set_data(uvws_conn_t *conn, void *data);
 
 /* The mbedTLS error code (negative, see mbedtls_strerror()) of the TLS
@@ -418,7 +462,10 @@ UVWS_EXTERN int uvws_conn_tls_peer_subject(const uvws_conn_t *conn, char *buf,
 /* ------------------------------------------------------------------------ */
 /* Client                                                                    */
 
+/* Settings of a client context (uvws_client_create()), copied. A field left
+ * 0 takes its default. */
 typedef struct {
+  /* The limits of its connections, unless uvws_connect() gives others. */
   uvws_limits_t limits;
   /* TLS settings for wss:// connections. */
   uvws_tls_options_t tls;
@@ -439,6 +486,8 @@ UVWS_EXTERN int uvws_client_create(uv_loop_t *loop,
                                    const uvws_client_options_t *options,
                                    uvws_client_t **client);
 
+/* Completion of uvws_client_close(): the context is released when it
+ * returns. */
 typedef void (*uvws_client_close_cb)(uvws_client_t *client);
 
 /* Closes the context: connections still open are terminated (each gets its
@@ -446,10 +495,23 @@ typedef void (*uvws_client_close_cb)(uvws_client_t *client);
 UVWS_EXTERN void uvws_client_close(uvws_client_t *client,
                                    uvws_client_close_cb cb);
 
+/* The client context's user pointer (NULL until set), which uvws never
+ * uses. */
 UVWS_EXTERN void *uvws_client_get_data(const uvws_client_t *client);
+/* Sets the client context's user pointer. */
 UVWS_EXTERN void uvws_client_set_data(uvws_client_t *client, void *data);
+/* The loop the client context runs on. */
 UVWS_EXTERN uv_loop_t *uvws_client_loop(const uvws_client_t *client);
 
+/* A header name and value. */
+typedef struct {
+  const char *name;  /* An HTTP token. */
+  const char *value; /* Without CR, LF or NUL. */
+} uvws_header_t;
+
+/* Settings of one uvws_connect(); NULL for the defaults. Copied, with the
+ * strings and arrays it points to. A field left 0 or NULL takes its
+ * default. */
 typedef struct {
   /* Sent as the Origin header when not NULL. */
   const char *origin;
@@ -465,7 +527,7 @@ typedef struct {
    * headers uvws writes itself (Host, Upgrade, Connection, Origin and
    * Sec-WebSocket-*) cannot be given here. Otherwise UV_EINVAL. */
   const uvws_header_t *headers;
-  size_t num_headers;
+  size_t num_headers; /* Entries in headers. */
   /* An HTTP proxy, "http://[user:password@]host[:port]" (port 80 by
    * default; user and password percent-decoded, sent with Basic
    * authentication): the connection is tunnelled with CONNECT, and wss://
@@ -479,6 +541,20 @@ typedef struct {
    * IP addresses, or "*") to bypass it. */
   int proxy_from_env;
 } uvws_connect_options_t;
+
+/* The opening handshake's HTTP answer, on client connections: its status
+ * (101 once OPEN; the server's status after UVWS_EBADSTATUS; the proxy's
+ * status after UVWS_EPROXY or UVWS_EPROXYAUTH), or 0 when no answer was
+ * read. */
+UVWS_EXTERN int uvws_conn_http_status(const uvws_conn_t *conn);
+/* A header of that answer (the 101, or the refusal), by name
+ * (case-insensitive), or NULL. Valid until on_close returns. */
+UVWS_EXTERN const char *uvws_conn_response_header(const uvws_conn_t *conn,
+                                                  const char *name);
+/* Header i of that answer in arrival order: 0, or UV_ENOENT past the end. */
+UVWS_EXTERN int uvws_conn_response_header_at(const uvws_conn_t *conn, size_t i,
+                                             const char **name,
+                                             const char **value);
 
 /* Opens a connection to url ("ws://host[:port][/path][?query]" or
  * "wss://...", IPv6 literals in brackets). Strings are copied. cbs is
@@ -501,20 +577,6 @@ typedef struct {
  * uvws_conn_tls_error() gives mbedTLS's code. A TLS failure after the
  * handshake (a record that does not decrypt) gives UVWS_ETLS and 1006.
  * A clean close sends TLS close_notify after the closing handshake. */
-/* The opening handshake's HTTP answer, on client connections: its status
- * (101 once OPEN; the server's status after UVWS_EBADSTATUS; the proxy's
- * status after UVWS_EPROXY or UVWS_EPROXYAUTH), or 0 when no answer was
- * read. */
-UVWS_EXTERN int uvws_conn_http_status(const uvws_conn_t *conn);
-/* A header of that answer (the 101, or the refusal), by name
- * (case-insensitive), or NULL. Valid until on_close returns. */
-UVWS_EXTERN const char *uvws_conn_response_header(const uvws_conn_t *conn,
-                                                  const char *name);
-/* Header i of that answer in arrival order: 0, or UV_ENOENT past the end. */
-UVWS_EXTERN int uvws_conn_response_header_at(const uvws_conn_t *conn, size_t i,
-                                             const char **name,
-                                             const char **value);
-
 UVWS_EXTERN int uvws_connect(uvws_client_t *client, const char *url,
                              const uvws_connect_options_t *options,
                              const uvws_callbacks_t *cbs, void *data,
@@ -544,6 +606,8 @@ typedef enum {
   UVWS_SLOW_CLOSE = 1 /* the connection is closed with 1008 */
 } uvws_slow_policy_t;
 
+/* Settings of a server (uvws_server_create()), copied with the strings
+ * and lists they point to. A field left 0 or NULL takes its default. */
 typedef struct {
   /* Connection callbacks for accepted connections (copied). Routes have
    * their own (uvws_server_route). */
@@ -551,7 +615,7 @@ typedef struct {
   /* Optional upgrade hook, run for every upgrade after the checks below and
    * before a route's own hook. NULL accepts. */
   uvws_upgrade_cb on_upgrade;
-  uvws_limits_t limits;
+  uvws_limits_t limits; /* The limits of every connection. */
   /* permessage-deflate: offers are accepted unless deflate.disable. */
   uvws_deflate_options_t deflate;
   /* TLS settings for uvws_server_listen_tls() (certificate and key
@@ -574,7 +638,7 @@ typedef struct {
   /* bufferedAmount above which a subscriber is slow for
    * uvws_server_publish(). Default 4 MiB. */
   size_t publish_limit;
-  uvws_slow_policy_t publish_policy;
+  uvws_slow_policy_t publish_policy; /* Default UVWS_SLOW_SKIP. */
 } uvws_server_options_t;
 
 /* Creates a server on loop. options is copied. When options->tls gives a
@@ -596,14 +660,6 @@ UVWS_EXTERN int uvws_server_create(uv_loop_t *loop,
 UVWS_EXTERN int uvws_server_listen(uvws_server_t *server, const char *host,
                                    int port, int backlog);
 
-/* Listens on a socket the caller opened and bound itself (for options libuv
- * does not set, such as SO_REUSEPORT to share one port among loops, one per
- * thread). uvws listens on a duplicate of sock: the caller closes its own
- * sock when it likes, whatever this returns. Errors as uvws_server_listen(),
- * and UV_EBADF, UV_EMFILE. */
-UVWS_EXTERN int uvws_server_listen_socket(uvws_server_t *server,
-                                          uv_os_sock_t sock, int backlog);
-
 /* The port of the most recent successful listen, or a negative error. */
 UVWS_EXTERN int uvws_server_port(const uvws_server_t *server);
 
@@ -618,6 +674,8 @@ UVWS_EXTERN int uvws_server_port(const uvws_server_t *server);
 UVWS_EXTERN int uvws_server_listen_tls(uvws_server_t *server, const char *host,
                                        int port, int backlog);
 
+/* Completion of uvws_server_close() and uvws_server_shutdown(): the server
+ * is released when it returns. */
 typedef void (*uvws_server_close_cb)(uvws_server_t *server);
 
 /* Stops listening and terminates every connection (each gets on_close),
@@ -637,28 +695,6 @@ UVWS_EXTERN int uvws_server_shutdown(uvws_server_t *server, int code,
                                      unsigned timeout_ms,
                                      uvws_server_close_cb cb);
 
-/* Takes over an upgrade request that another HTTP server on the same loop
- * has already read and parsed (Node's handleUpgrade(req, socket, head)):
- * stream is the accepted TCP connection (uv_tcp_t; plain TCP only, not a
- * TLS session), method, target and the request's headers (all of them,
- * Host and the Sec-WebSocket-* ones included) are what that server parsed,
- * and head holds the bytes it read after the headers (may be NULL when
- * head_len is 0). Everything is copied. uvws works on a duplicate of the
- * socket: the caller stops reading from stream (uv_read_stop) before the
- * call and closes it (uv_close) after it, whatever it returns. The request
- * then goes through what any upgrade to this server does (policy, routes,
- * hooks, 101 or refusal), starting on the next loop iteration: on 0 the
- * server's callbacks follow as for an accepted connection. Errors:
- * UV_EINVAL (missing method or target, a header name that is not a token,
- * CR or LF in a value), UVWS_ESTATE (the server is closing), UV_ENOMEM, and
- * libuv's errors for the socket (UV_EBADF, UV_EMFILE...). */
-UVWS_EXTERN int uvws_server_adopt(uvws_server_t *server,
-                                  uv_stream_t *stream, const char *method,
-                                  const char *target,
-                                  const uvws_header_t *headers,
-                                  size_t num_headers, const char *head,
-                                  size_t head_len);
-
 /* Routes: endpoints by path, each with its own callbacks.
  *
  * A request's path (its target without the query) selects the route
@@ -667,8 +703,9 @@ UVWS_EXTERN int uvws_server_adopt(uvws_server_t *server,
  * boundary ("/chat" matches "/chat" and "/chat/room", not "/chatroom").
  * Once any route exists, an upgrade to a path that no route matches is
  * refused with 404; without routes every path gets the server's callbacks. */
+/* An endpoint of a server (uvws_server_route()). */
 typedef struct {
-  uvws_callbacks_t callbacks;
+  uvws_callbacks_t callbacks; /* For the route's connections (copied). */
   /* Runs after the server's on_upgrade; NULL accepts. */
   uvws_upgrade_cb on_upgrade;
   /* 1: also match paths below this one. */
@@ -687,6 +724,7 @@ UVWS_EXTERN int uvws_server_route(uvws_server_t *server, const char *path,
 /* The route's data pointer of an upgrade request or a connection; NULL when
  * it came in without a route. */
 UVWS_EXTERN void *uvws_request_route_data(const uvws_request_t *req);
+/* The same for a connection. */
 UVWS_EXTERN void *uvws_conn_route_data(const uvws_conn_t *conn);
 
 /* Connections at this moment, in any state. */
@@ -732,6 +770,8 @@ UVWS_EXTERN int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic);
 UVWS_EXTERN int uvws_server_publish(uvws_server_t *server, const char *topic,
                                     uvws_msg_type_t type, const char *data,
                                     size_t len);
+/* uvws_server_publish() of a prepared message (the caller keeps its
+ * reference): the same returns and errors, without UVWS_EBADUTF8. */
 UVWS_EXTERN int uvws_server_publish_prepared(uvws_server_t *server,
                                              const char *topic,
                                              uvws_prepared_t *msg);
@@ -753,8 +793,11 @@ UVWS_EXTERN size_t uvws_server_subscribers(const uvws_server_t *server,
 UVWS_EXTERN int uvws_server_set_allowed_origins(uvws_server_t *server,
                                                 const char *const *origins);
 
+/* The server's user pointer (NULL until set), which uvws never uses. */
 UVWS_EXTERN void *uvws_server_get_data(const uvws_server_t *server);
+/* Sets the server's user pointer. */
 UVWS_EXTERN void uvws_server_set_data(uvws_server_t *server, void *data);
+/* The loop the server runs on. */
 UVWS_EXTERN uv_loop_t *uvws_server_loop(const uvws_server_t *server);
 
 /* Request accessors, for use inside uvws_upgrade_cb and uvws_http_cb. */
@@ -770,6 +813,8 @@ UVWS_EXTERN int uvws_request_header_at(const uvws_request_t *req, size_t i,
 /* Subprotocol i offered by the client, or NULL past the last. */
 UVWS_EXTERN const char *uvws_request_protocol(const uvws_request_t *req,
                                               size_t i);
+/* Writes the address of the client that sent the request into addr and
+ * returns 0; errors as uvws_conn_peer_addr(). */
 UVWS_EXTERN int uvws_request_peer_addr(const uvws_request_t *req,
                                        struct sockaddr_storage *addr);
 /* Selects one of the offered subprotocols (UV_EINVAL if not offered). */
@@ -817,158 +862,6 @@ UVWS_EXTERN int uvws_request_respond(uvws_request_t *req, int status,
  * answered (with any status) or a negative error when it could not
  * (nothing sent; the request may still be answered). */
 UVWS_EXTERN int uvws_request_serve_file(uvws_request_t *req, const char *root);
-
-/* ------------------------------------------------------------------------ */
-/* Scale-out: publish/subscribe across processes and machines through Redis */
-
-/* A Redis backend mirrors a server's topics to Redis pub/sub channels, so
- * that several servers (processes, machines, or loops of one process) share
- * their topics: a message given to uvws_redis_publish() on any of them
- * reaches the subscribers of its topic on every one of them.
- *
- * Topic T is the Redis channel PREFIX T ("uvws:" T by default). Each
- * backend opens two connections to Redis on the server's loop: one
- * publishes, the other receives every channel of the prefix (PSUBSCRIBE
- * "PREFIX*"), so a backend holds no per-topic state in Redis and a new
- * local subscriber gets remote messages at once. Messages for topics that
- * have no subscriber on this server are dropped on arrival.
- *
- * Delivery:
- *  - On the publishing server, the local subscribers get the message
- *    during the call, as with uvws_server_publish(); it reaches Redis once,
- *    and each other connected server delivers it once to its own
- *    subscribers, framed once (one uvws_prepared_t) for all of them. Each
- *    message carries its publisher's random node id, so a server ignores
- *    its own messages when Redis echoes them back.
- *  - Messages from one publisher arrive everywhere in the order they were
- *    published.
- *  - Across servers delivery is at most once: Redis pub/sub stores nothing,
- *    so a server that is not connected misses what is published meanwhile.
- *    Nothing is lost without a signal: uvws_redis_publish() says when a
- *    message did not go to Redis, on_undelivered counts messages handed to
- *    Redis that it never confirmed, and on_disconnect reports every loss of
- *    the connection. Redis also disconnects a subscriber that reads too
- *    slowly (its client-output-buffer-limit for pubsub).
- *  - Local delivery does not depend on Redis: while it is away, publishing
- *    still reaches this server's subscribers, and the backend reconnects
- *    with exponential backoff (with jitter, bounded by reconnect_max_ms).
- *
- * Messages published by other Redis clients on a channel of the prefix
- * (PUBLISH uvws:news "...") reach the topic's subscribers on every server
- * too, as text when they are valid UTF-8 and as binary otherwise.
- *
- * One backend per server. The backend runs on the server's loop only.
- * Available when uvws is built with hiredis (UVWS_WITH_REDIS, on when
- * hiredis is found); otherwise every function below fails with
- * UV_ENOTSUP. */
-typedef struct uvws_redis_s uvws_redis_t;
-
-/* The backend is connected: both connections are up (authenticated when
- * the URL has a password) and subscribed. From now on messages go to and
- * come from the other servers. */
-typedef void (*uvws_redis_connect_cb)(uvws_redis_t *redis);
-
-/* The backend is not connected: the connection was lost after
- * on_connect, or an attempt to connect failed. err says why (UV_EOF or
- * UV_ECONNRESET when Redis went away, UV_ECONNREFUSED, UV_ETIMEDOUT after
- * connect_timeout_ms, a host name lookup error, UVWS_EREDIS when Redis
- * refused AUTH). The next attempt starts in retry_ms milliseconds. Until
- * on_connect, uvws_redis_publish() reaches local subscribers only. */
-typedef void (*uvws_redis_disconnect_cb)(uvws_redis_t *redis, int err,
-                                         unsigned retry_ms);
-
-/* count messages that uvws_redis_publish() had handed to Redis may not
- * have reached the other servers: err is UVWS_EREDIS when Redis answered
- * PUBLISH with an error, otherwise the connection closed before Redis
- * confirmed them (they may or may not have been passed on), with the error
- * that closed it, or UV_ECANCELED when uvws_redis_close() gave up waiting
- * for the confirmation. Messages that uvws_redis_publish() did not hand to
- * Redis are not counted here: its return value said so. */
-typedef void (*uvws_redis_undelivered_cb)(uvws_redis_t *redis, size_t count,
-                                          int err);
-
-typedef void (*uvws_redis_close_cb)(uvws_redis_t *redis);
-
-/* Options of uvws_redis_create(). A field left 0 or NULL takes its
- * default. */
-typedef struct {
-  /* Prepended to a topic to name its channel (copied). Default "uvws:".
-   * Applications that share one Redis use different prefixes, none of
-   * which may begin another ("app:" and "app:admin:" would overlap). */
-  const char *prefix;
-  /* Milliseconds allowed for one connection attempt (lookup, TCP, AUTH,
-   * PSUBSCRIBE), and for uvws_redis_close() to get what was published
-   * confirmed. Default 5000. */
-  unsigned connect_timeout_ms;
-  /* The delay before reconnecting starts at reconnect_min_ms (default 100)
-   * and doubles after each failed attempt up to reconnect_max_ms (default
-   * 5000); each delay is drawn at random between half of it and all of
-   * it. Back to the minimum once connected. */
-  unsigned reconnect_min_ms;
-  unsigned reconnect_max_ms;
-  /* Bytes handed to Redis but not confirmed yet above which
-   * uvws_redis_publish() stops handing messages to Redis (UV_ENOBUFS),
-   * so a stalled Redis cannot grow memory without bound. Default 16 MiB. */
-  size_t max_pending;
-  uvws_redis_connect_cb on_connect;
-  uvws_redis_disconnect_cb on_disconnect;
-  uvws_redis_undelivered_cb on_undelivered;
-} uvws_redis_options_t;
-
-/* Creates a backend for server and starts connecting to url,
- * "redis://[[user]:password@]host[:port][/db]" (port 6379 by default; a
- * password alone, or user and password for Redis 6 ACLs, percent-decoded
- * and sent with AUTH; host a name, an IPv4 address or an IPv6 address in
- * brackets, looked up without blocking the loop; db has no effect, since
- * pub/sub channels are not per database). url and options are copied;
- * options may be NULL. On 0, *redis is connecting: on_connect follows when
- * it is connected, or on_disconnect if it could not connect, and it keeps
- * trying until uvws_redis_close(). server must stay open until
- * uvws_redis_close() has been called. Errors: UV_EINVAL (a NULL argument,
- * reconnect_max_ms below reconnect_min_ms), UVWS_EBADURL, UV_ENOTSUP
- * (rediss:// and unix://, which this backend does not speak, and builds
- * without hiredis), UV_ENOMEM, uv_random()'s errors. */
-UVWS_EXTERN int uvws_redis_create(uvws_server_t *server, const char *url,
-                                  const uvws_redis_options_t *options,
-                                  uvws_redis_t **redis);
-
-/* Publishes a message on topic: to this server's subscribers now, as
- * uvws_server_publish() does (same slow-subscriber policy), and through
- * Redis to the other servers'. data is copied. Returns:
- *  - 0: delivered locally and handed to Redis (whose failure to pass it on
- *    would be reported by on_undelivered);
- *  - UV_ENOTCONN: delivered locally only, because the backend is not
- *    connected (before on_connect, or between on_disconnect and the next
- *    on_connect); nothing is kept to be sent later;
- *  - UV_ENOBUFS: delivered locally only, because more than max_pending
- *    bytes are waiting for Redis to confirm them;
- *  - UV_EINVAL (a NULL or empty topic, a bad type, NULL data with len > 0),
- *    UVWS_EBADUTF8 (text that is not UTF-8), UV_ENOMEM, UVWS_ESTATE (after
- *    uvws_redis_close()): not delivered anywhere. */
-UVWS_EXTERN int uvws_redis_publish(uvws_redis_t *redis, const char *topic,
-                                   uvws_msg_type_t type, const char *data,
-                                   size_t len);
-
-/* uvws_redis_publish() of a prepared message: the local subscribers get msg
- * itself (the caller keeps its reference). Returns as uvws_redis_publish().
- */
-UVWS_EXTERN int uvws_redis_publish_prepared(uvws_redis_t *redis,
-                                            const char *topic,
-                                            uvws_prepared_t *msg);
-
-/* 1 between on_connect and the next on_disconnect, else 0. */
-UVWS_EXTERN int uvws_redis_connected(const uvws_redis_t *redis);
-
-UVWS_EXTERN void *uvws_redis_get_data(const uvws_redis_t *redis);
-UVWS_EXTERN void uvws_redis_set_data(uvws_redis_t *redis, void *data);
-
-/* Closes the backend: it stops receiving at once and no longer uses the
- * server, which may then be closed. Messages already handed to Redis are
- * given up to connect_timeout_ms to be confirmed; those that are not are
- * reported through on_undelivered (UV_ECANCELED). Then cb (may be NULL) is
- * called and the memory released. No callback other than on_undelivered
- * and cb follows this call. */
-UVWS_EXTERN void uvws_redis_close(uvws_redis_t *redis, uvws_redis_close_cb cb);
 
 #ifdef __cplusplus
 }

@@ -41,10 +41,10 @@
      "peer certificate rejected (revoked, wrong usage, weak key or hash)")   \
   XX(ETLSCONFIG, -20034,                                                      \
      "TLS certificate, key or CA list does not parse, or key and "           \
-     "certificate do not match")                                              \
-  /* Scale-out through Redis: -20040 and up. */                              \
-  XX(EREDIS, -20040, "Redis answered with an error (refused AUTH or PUBLISH)")
+     "certificate do not match")
 
+/* uvws's error codes as enumerators, UVWS_EPROTO and the others of
+ * UVWS_ERRNO_MAP. Functions return them as int. */
 typedef enum {
 #define UVWS__ERR_ENUM(name, code, msg) UVWS_##name = (code),
   UVWS_ERRNO_MAP(UVWS__ERR_ENUM)
