@@ -863,6 +863,162 @@ UVWS_EXTERN int uvws_request_respond(uvws_request_t *req, int status,
  * (nothing sent; the request may still be answered). */
 UVWS_EXTERN int uvws_request_serve_file(uvws_request_t *req, const char *root);
 
+/* ------------------------------------------------------------------------ */
+/* Scale-out: publish/subscribe across processes and machines through Redis */
+
+/* A Redis backend mirrors a server's topics to Redis pub/sub channels, so
+ * that several servers (processes, machines, or loops of one process) share
+ * their topics: a message given to uvws_redis_publish() on any of them
+ * reaches the subscribers of its topic on every one of them.
+ *
+ * Topic T is the Redis channel PREFIX T ("uvws:" T by default). Each
+ * backend opens two connections to Redis on the server's loop: one
+ * publishes, the other receives every channel of the prefix (PSUBSCRIBE
+ * "PREFIX*"), so a backend holds no per-topic state in Redis and a new
+ * local subscriber gets remote messages at once. Messages for topics that
+ * have no subscriber on this server are dropped on arrival.
+ *
+ * Delivery:
+ *  - On the publishing server, the local subscribers get the message
+ *    during the call, as with uvws_server_publish(); it reaches Redis once,
+ *    and each other connected server delivers it once to its own
+ *    subscribers, framed once (one uvws_prepared_t) for all of them. Each
+ *    message carries its publisher's random node id, so a server ignores
+ *    its own messages when Redis echoes them back.
+ *  - Messages from one publisher arrive everywhere in the order they were
+ *    published.
+ *  - Across servers delivery is at most once: Redis pub/sub stores nothing,
+ *    so a server that is not connected misses what is published meanwhile.
+ *    Nothing is lost without a signal: uvws_redis_publish() says when a
+ *    message did not go to Redis, on_undelivered counts messages handed to
+ *    Redis that it never confirmed, and on_disconnect reports every loss of
+ *    the connection. Redis also disconnects a subscriber that reads too
+ *    slowly (its client-output-buffer-limit for pubsub).
+ *  - Local delivery does not depend on Redis: while it is away, publishing
+ *    still reaches this server's subscribers, and the backend reconnects
+ *    with exponential backoff (with jitter, bounded by reconnect_max_ms).
+ *
+ * Messages published by other Redis clients on a channel of the prefix
+ * (PUBLISH uvws:news "...") reach the topic's subscribers on every server
+ * too, as text when they are valid UTF-8 and as binary otherwise.
+ *
+ * One backend per server. The backend runs on the server's loop only.
+ * Available when uvws is built with hiredis (UVWS_WITH_REDIS, on when
+ * hiredis is found); otherwise every function below fails with
+ * UV_ENOTSUP. */
+typedef struct uvws_redis_s uvws_redis_t;
+
+/* The backend is connected: both connections are up (authenticated when
+ * the URL has a password) and subscribed. From now on messages go to and
+ * come from the other servers. */
+typedef void (*uvws_redis_connect_cb)(uvws_redis_t *redis);
+
+/* The backend is not connected: the connection was lost after
+ * on_connect, or an attempt to connect failed. err says why (UV_EOF or
+ * UV_ECONNRESET when Redis went away, UV_ECONNREFUSED, UV_ETIMEDOUT after
+ * connect_timeout_ms, a host name lookup error, UVWS_EREDIS when Redis
+ * refused AUTH). The next attempt starts in retry_ms milliseconds. Until
+ * on_connect, uvws_redis_publish() reaches local subscribers only. */
+typedef void (*uvws_redis_disconnect_cb)(uvws_redis_t *redis, int err,
+                                         unsigned retry_ms);
+
+/* count messages that uvws_redis_publish() had handed to Redis may not
+ * have reached the other servers: err is UVWS_EREDIS when Redis answered
+ * PUBLISH with an error, otherwise the connection closed before Redis
+ * confirmed them (they may or may not have been passed on), with the error
+ * that closed it, or UV_ECANCELED when uvws_redis_close() gave up waiting
+ * for the confirmation. Messages that uvws_redis_publish() did not hand to
+ * Redis are not counted here: its return value said so. */
+typedef void (*uvws_redis_undelivered_cb)(uvws_redis_t *redis, size_t count,
+                                          int err);
+
+/* Completion of uvws_redis_close(): the backend's memory is released when
+ * this returns. */
+typedef void (*uvws_redis_close_cb)(uvws_redis_t *redis);
+
+/* Options of uvws_redis_create(). A field left 0 or NULL takes its
+ * default. */
+typedef struct {
+  /* Prepended to a topic to name its channel (copied). Default "uvws:".
+   * Applications that share one Redis use different prefixes, none of
+   * which may begin another ("app:" and "app:admin:" would overlap). */
+  const char *prefix;
+  /* Milliseconds allowed for one connection attempt (lookup, TCP, AUTH,
+   * PSUBSCRIBE), and for uvws_redis_close() to get what was published
+   * confirmed. Default 5000. */
+  unsigned connect_timeout_ms;
+  /* The delay before reconnecting starts at reconnect_min_ms (default 100)
+   * and doubles after each failed attempt up to reconnect_max_ms (default
+   * 5000); each delay is drawn at random between half of it and all of
+   * it. Back to the minimum once connected. */
+  unsigned reconnect_min_ms;
+  unsigned reconnect_max_ms;
+  /* Bytes handed to Redis but not confirmed yet above which
+   * uvws_redis_publish() stops handing messages to Redis (UV_ENOBUFS),
+   * so a stalled Redis cannot grow memory without bound. Default 16 MiB. */
+  size_t max_pending;
+  uvws_redis_connect_cb on_connect;         /* may be NULL */
+  uvws_redis_disconnect_cb on_disconnect;   /* may be NULL */
+  uvws_redis_undelivered_cb on_undelivered; /* may be NULL */
+} uvws_redis_options_t;
+
+/* Creates a backend for server and starts connecting to url,
+ * "redis://[[user]:password@]host[:port][/db]" (port 6379 by default; a
+ * password alone, or user and password for Redis 6 ACLs, percent-decoded
+ * and sent with AUTH; host a name, an IPv4 address or an IPv6 address in
+ * brackets, looked up without blocking the loop; db has no effect, since
+ * pub/sub channels are not per database). url and options are copied;
+ * options may be NULL. On 0, *redis is connecting: on_connect follows when
+ * it is connected, or on_disconnect if it could not connect, and it keeps
+ * trying until uvws_redis_close(). server must stay open until
+ * uvws_redis_close() has been called. Errors: UV_EINVAL (a NULL argument,
+ * reconnect_max_ms below reconnect_min_ms), UVWS_EBADURL, UV_ENOTSUP
+ * (rediss:// and unix://, which this backend does not speak, and builds
+ * without hiredis), UV_ENOMEM, uv_random()'s errors. */
+UVWS_EXTERN int uvws_redis_create(uvws_server_t *server, const char *url,
+                                  const uvws_redis_options_t *options,
+                                  uvws_redis_t **redis);
+
+/* Publishes a message on topic: to this server's subscribers now, as
+ * uvws_server_publish() does (same slow-subscriber policy), and through
+ * Redis to the other servers'. data is copied. Returns:
+ *  - 0: delivered locally and handed to Redis (whose failure to pass it on
+ *    would be reported by on_undelivered);
+ *  - UV_ENOTCONN: delivered locally only, because the backend is not
+ *    connected (before on_connect, or between on_disconnect and the next
+ *    on_connect); nothing is kept to be sent later;
+ *  - UV_ENOBUFS: delivered locally only, because more than max_pending
+ *    bytes are waiting for Redis to confirm them;
+ *  - UV_EINVAL (a NULL or empty topic, a bad type, NULL data with len > 0),
+ *    UVWS_EBADUTF8 (text that is not UTF-8), UV_ENOMEM, UVWS_ESTATE (after
+ *    uvws_redis_close()): not delivered anywhere. */
+UVWS_EXTERN int uvws_redis_publish(uvws_redis_t *redis, const char *topic,
+                                   uvws_msg_type_t type, const char *data,
+                                   size_t len);
+
+/* uvws_redis_publish() of a prepared message: the local subscribers get msg
+ * itself (the caller keeps its reference). Returns as uvws_redis_publish().
+ */
+UVWS_EXTERN int uvws_redis_publish_prepared(uvws_redis_t *redis,
+                                            const char *topic,
+                                            uvws_prepared_t *msg);
+
+/* 1 between on_connect and the next on_disconnect, else 0. */
+UVWS_EXTERN int uvws_redis_connected(const uvws_redis_t *redis);
+
+/* The backend's user pointer (NULL until set; uvws does not use it). */
+UVWS_EXTERN void *uvws_redis_get_data(const uvws_redis_t *redis);
+/* Sets the backend's user pointer. */
+UVWS_EXTERN void uvws_redis_set_data(uvws_redis_t *redis, void *data);
+
+/* Closes the backend: it stops receiving at once and no longer uses the
+ * server, which may then be closed. Messages already handed to Redis are
+ * given up to connect_timeout_ms to be confirmed; those that are not are
+ * reported through on_undelivered (UV_ECANCELED). Then cb (may be NULL) is
+ * called and the memory released. No callback other than on_undelivered
+ * and cb follows this call. */
+UVWS_EXTERN void uvws_redis_close(uvws_redis_t *redis, uvws_redis_close_cb cb);
+
 #ifdef __cplusplus
 }
 #endif

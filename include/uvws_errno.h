@@ -41,7 +41,9 @@
      "peer certificate rejected (revoked, wrong usage, weak key or hash)")   \
   XX(ETLSCONFIG, -20034,                                                      \
      "TLS certificate, key or CA list does not parse, or key and "           \
-     "certificate do not match")
+     "certificate do not match")                                              \
+  /* Scale-out through Redis: -20040 and up. */                              \
+  XX(EREDIS, -20040, "Redis answered with an error (refused AUTH or PUBLISH)")
 
 /* uvws's error codes as enumerators, UVWS_EPROTO and the others of
  * UVWS_ERRNO_MAP. Functions return them as int. */
