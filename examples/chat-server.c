@@ -2,7 +2,7 @@
  * relays what every tab sends to every other tab over WebSocket.
  *
  *   chat-server [--host H] [--port N] [--root DIR] [--origin ORIGIN]...
- *               [--any-origin]
+ *               [--any-origin] [--redis URL]
  *
  * Defaults: 127.0.0.1, port 8080 (0 picks a free one), the page from
  * examples/chat of the source tree. Open http://H:PORT/ in two tabs.
@@ -27,6 +27,15 @@
  *    which a browser reports as a failed connection (close code 1006).
  *  - A subscriber that falls more than 4 MiB behind is closed with 1008
  *    rather than buffered without bound.
+ *  - --redis redis://HOST:PORT shares the room with every other chat-server
+ *    started with the same Redis: messages, joins and leaves are published
+ *    with uvws_redis_publish() (channel "uvws-chat:room"), so tabs on any of
+ *    the servers see each other. Guests are then named "guest-PORT-N" to
+ *    tell the servers' guests apart, and "online" counts the members of the
+ *    server that sent the notice. While Redis is away the room works on each
+ *    server alone; chat-server says so on stderr and reconnects by itself.
+ *    A binary message and its announcement are two messages: from another
+ *    server they may be separated by this server's own traffic.
  *
  * Prints "chat-server listening on http://H:PORT/" once it listens. SIGINT
  * or SIGTERM closes every connection with 1001 "server shutting down",
@@ -58,6 +67,10 @@ typedef struct {
   int any_origin;
   unsigned long next_guest;
   uv_signal_t sigint, sigterm;
+  /* --redis: the room is shared with other chat-servers (NULL without). */
+  uvws_redis_t *redis;
+  const char *redis_url;
+  unsigned long local_only; /* messages published while Redis was away */
 } chat_t;
 
 /* One connected user, the connection's data pointer. */
@@ -154,15 +167,32 @@ static void sb_event(sbuf_t *b, const char *type, const char *name) {
   sb_json_string(b, name, strlen(name));
 }
 
-static void publish_text(chat_t *chat, sbuf_t *b) {
+/* Publishes to the room: this server's members, and with --redis the
+ * other servers' too. */
+static void publish(chat_t *chat, uvws_msg_type_t type, const char *data,
+                    size_t len) {
   int r;
-  if (b->failed) {
-    fprintf(stderr, "chat-server: out of memory\n");
+  if (chat->redis == NULL) {
+    r = uvws_server_publish(chat->server, CHAT_TOPIC, type, data, len);
   } else {
-    r = uvws_server_publish(chat->server, CHAT_TOPIC, UVWS_TEXT, b->s, b->len);
-    if (r < 0)
-      fprintf(stderr, "chat-server: publish: %s\n", uvws_strerror(r));
+    r = uvws_redis_publish(chat->redis, CHAT_TOPIC, type, data, len);
+    if (r == UV_ENOTCONN || r == UV_ENOBUFS) {
+      /* This server's members have it; the other servers' do not. */
+      if (chat->local_only++ == 0)
+        fprintf(stderr, "chat-server: redis: %s: messages reach this "
+                        "server's members only\n", uvws_strerror(r));
+      return;
+    }
   }
+  if (r < 0)
+    fprintf(stderr, "chat-server: publish: %s\n", uvws_strerror(r));
+}
+
+static void publish_text(chat_t *chat, sbuf_t *b) {
+  if (b->failed)
+    fprintf(stderr, "chat-server: out of memory\n");
+  else
+    publish(chat, UVWS_TEXT, b->s, b->len);
   free(b->s);
   memset(b, 0, sizeof(*b));
 }
@@ -234,7 +264,10 @@ static void on_open(uvws_conn_t *conn) {
     return;
   }
   name_from_target(uvws_conn_url(conn), m->name);
-  if (m->name[0] == '\0')
+  if (m->name[0] == '\0' && chat->redis != NULL)
+    snprintf(m->name, sizeof(m->name), "guest-%d-%lu",
+             uvws_server_port(chat->server), ++chat->next_guest);
+  else if (m->name[0] == '\0')
     snprintf(m->name, sizeof(m->name), "guest-%lu", ++chat->next_guest);
   uvws_conn_set_data(conn, m);
 
@@ -264,7 +297,6 @@ static void on_message(uvws_conn_t *conn, uvws_msg_type_t type,
   chat_t *chat = uvws_conn_route_data(conn);
   member_t *m = uvws_conn_get_data(conn);
   sbuf_t b = {0};
-  int r;
 
   if (m == NULL)
     return;
@@ -281,9 +313,7 @@ static void on_message(uvws_conn_t *conn, uvws_msg_type_t type,
   sb_event(&b, "binary", m->name);
   sb_printf(&b, ",\"bytes\":%zu}", len);
   publish_text(chat, &b);
-  r = uvws_server_publish(chat->server, CHAT_TOPIC, UVWS_BINARY, data, len);
-  if (r < 0)
-    fprintf(stderr, "chat-server: publish: %s\n", uvws_strerror(r));
+  publish(chat, UVWS_BINARY, data, len);
 }
 
 static void on_error(uvws_conn_t *conn, int err) {
@@ -346,13 +376,44 @@ static void on_http(uvws_server_t *server, uvws_request_t *req) {
   }
 }
 
+static void on_redis_connect(uvws_redis_t *redis) {
+  chat_t *chat = uvws_redis_get_data(redis);
+  printf("chat-server: redis: connected to %s\n", chat->redis_url);
+  fflush(stdout);
+  if (chat->local_only > 0)
+    fprintf(stderr, "chat-server: redis: %lu messages of the outage reached "
+                    "this server's members only\n", chat->local_only);
+  chat->local_only = 0;
+}
+
+static void on_redis_disconnect(uvws_redis_t *redis, int err,
+                                unsigned retry_ms) {
+  chat_t *chat = uvws_redis_get_data(redis);
+  fprintf(stderr, "chat-server: redis: %s: %s; trying again in %u ms\n",
+          chat->redis_url, uvws_strerror(err), retry_ms);
+}
+
+static void on_redis_undelivered(uvws_redis_t *redis, size_t count, int err) {
+  (void)redis;
+  fprintf(stderr, "chat-server: redis: %zu messages may not have reached "
+                  "the other servers: %s\n", count, uvws_strerror(err));
+}
+
+/* After the graceful shutdown (the leave notices of the last members
+ * included): the backend sends what is left and closes. */
+static void on_shutdown(uvws_server_t *server) {
+  chat_t *chat = uvws_server_get_data(server);
+  if (chat->redis != NULL)
+    uvws_redis_close(chat->redis, NULL);
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
   chat_t *chat = s->data;
   int r;
   (void)signum;
   fprintf(stderr, "chat-server: shutting down\n");
   r = uvws_server_shutdown(chat->server, UVWS_CLOSE_GOING_AWAY, shutdown_reason,
-                           sizeof(shutdown_reason) - 1, 0, NULL);
+                           sizeof(shutdown_reason) - 1, 0, on_shutdown);
   if (r != 0)
     fprintf(stderr, "chat-server: shutdown: %s\n", uvws_strerror(r));
   /* Closing the handles restores the default action: a second signal ends
@@ -376,7 +437,7 @@ static int add_origin(chat_t *chat, size_t *n, const char *fmt,
 
 static void usage(void) {
   fprintf(stderr, "usage: chat-server [--host H] [--port N] [--root DIR]"
-                  " [--origin ORIGIN]... [--any-origin]\n");
+                  " [--origin ORIGIN]... [--any-origin] [--redis URL]\n");
   exit(2);
 }
 
@@ -404,6 +465,8 @@ int main(int argc, char **argv) {
       extra[nextra++] = argv[++i];
     else if (strcmp(argv[i], "--any-origin") == 0)
       chat.any_origin = 1;
+    else if (strcmp(argv[i], "--redis") == 0 && i + 1 < (size_t)argc)
+      chat.redis_url = argv[++i];
     else
       usage();
   }
@@ -469,6 +532,24 @@ int main(int argc, char **argv) {
     printf("\n");
   }
   fflush(stdout);
+
+  if (chat.redis_url != NULL) {
+    uvws_redis_options_t ropts;
+    memset(&ropts, 0, sizeof(ropts));
+    ropts.prefix = "uvws-chat:";
+    ropts.on_connect = on_redis_connect;
+    ropts.on_disconnect = on_redis_disconnect;
+    ropts.on_undelivered = on_redis_undelivered;
+    r = uvws_redis_create(chat.server, chat.redis_url, &ropts, &chat.redis);
+    if (r != 0) {
+      fprintf(stderr, "chat-server: --redis %s: %s\n", chat.redis_url,
+              uvws_strerror(r));
+      return 1;
+    }
+    uvws_redis_set_data(chat.redis, &chat);
+    printf("chat-server: redis: connecting to %s\n", chat.redis_url);
+    fflush(stdout);
+  }
 
   uv_signal_init(loop, &chat.sigint);
   uv_signal_init(loop, &chat.sigterm);
