@@ -184,6 +184,12 @@ typedef struct {
   uvws_chunk_cb on_chunk;
 } uvws_callbacks_t;
 
+/* A header name and value. */
+typedef struct {
+  const char *name;  /* An HTTP token. */
+  const char *value; /* Without CR, LF or NUL. */
+} uvws_header_t;
+
 /* What happens when a connection's bufferedAmount passes max_buffered. */
 typedef enum {
   /* Reading from the peer stops until bufferedAmount is back to half the
@@ -435,6 +441,10 @@ UVWS_EXTERN int uvws_conn_peer_addr(const uvws_conn_t *conn,
                                     struct sockaddr_storage *addr);
 /* The loop the connection runs on. */
 UVWS_EXTERN uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn);
+/* A number naming the connection, unique within its server or client and
+ * never reused, for code that must refer to a connection that may be gone
+ * (another thread, a runtime's handle table). */
+UVWS_EXTERN uint64_t uvws_conn_id(const uvws_conn_t *conn);
 /* The connection's user pointer: uvws_connect()'s data, or what
  * uvws_request_set_data() or uvws_conn_set_data() set; NULL otherwise. */
 UVWS_EXTERN void *uvws_conn_get_data(const uvws_conn_t *conn);
@@ -502,12 +512,6 @@ UVWS_EXTERN void *uvws_client_get_data(const uvws_client_t *client);
 UVWS_EXTERN void uvws_client_set_data(uvws_client_t *client, void *data);
 /* The loop the client context runs on. */
 UVWS_EXTERN uv_loop_t *uvws_client_loop(const uvws_client_t *client);
-
-/* A header name and value. */
-typedef struct {
-  const char *name;  /* An HTTP token. */
-  const char *value; /* Without CR, LF or NUL. */
-} uvws_header_t;
 
 /* Settings of one uvws_connect(); NULL for the defaults. Copied, with the
  * strings and arrays it points to. A field left 0 or NULL takes its
@@ -660,6 +664,14 @@ UVWS_EXTERN int uvws_server_create(uv_loop_t *loop,
 UVWS_EXTERN int uvws_server_listen(uvws_server_t *server, const char *host,
                                    int port, int backlog);
 
+/* Listens on a socket the caller opened and bound itself (for options libuv
+ * does not set, such as SO_REUSEPORT to share one port among loops, one per
+ * thread). uvws listens on a duplicate of sock: the caller closes its own
+ * sock when it likes, whatever this returns. Errors as uvws_server_listen(),
+ * and UV_EBADF, UV_EMFILE. */
+UVWS_EXTERN int uvws_server_listen_socket(uvws_server_t *server,
+                                          uv_os_sock_t sock, int backlog);
+
 /* The port of the most recent successful listen, or a negative error. */
 UVWS_EXTERN int uvws_server_port(const uvws_server_t *server);
 
@@ -694,6 +706,28 @@ UVWS_EXTERN int uvws_server_shutdown(uvws_server_t *server, int code,
                                      const char *reason, size_t reason_len,
                                      unsigned timeout_ms,
                                      uvws_server_close_cb cb);
+
+/* Takes over an upgrade request that another HTTP server on the same loop
+ * has already read and parsed (Node's handleUpgrade(req, socket, head)):
+ * stream is the accepted TCP connection (uv_tcp_t; plain TCP only, not a
+ * TLS session), method, target and the request's headers (all of them,
+ * Host and the Sec-WebSocket-* ones included) are what that server parsed,
+ * and head holds the bytes it read after the headers (may be NULL when
+ * head_len is 0). Everything is copied. uvws works on a duplicate of the
+ * socket: the caller stops reading from stream (uv_read_stop) before the
+ * call and closes it (uv_close) after it, whatever it returns. The request
+ * then goes through what any upgrade to this server does (policy, routes,
+ * hooks, 101 or refusal), starting on the next loop iteration: on 0 the
+ * server's callbacks follow as for an accepted connection. Errors:
+ * UV_EINVAL (missing method or target, a header name that is not a token,
+ * CR or LF in a value), UVWS_ESTATE (the server is closing), UV_ENOMEM, and
+ * libuv's errors for the socket (UV_EBADF, UV_EMFILE...). */
+UVWS_EXTERN int uvws_server_adopt(uvws_server_t *server,
+                                  uv_stream_t *stream, const char *method,
+                                  const char *target,
+                                  const uvws_header_t *headers,
+                                  size_t num_headers, const char *head,
+                                  size_t head_len);
 
 /* Routes: endpoints by path, each with its own callbacks.
  *
@@ -951,8 +985,8 @@ typedef struct {
    * and doubles after each failed attempt up to reconnect_max_ms (default
    * 5000); each delay is drawn at random between half of it and all of
    * it. Back to the minimum once connected. */
-  unsigned reconnect_min_ms;
-  unsigned reconnect_max_ms;
+  unsigned reconnect_min_ms; /* Default 100. */
+  unsigned reconnect_max_ms; /* Default 5000. */
   /* Bytes handed to Redis but not confirmed yet above which
    * uvws_redis_publish() stops handing messages to Redis (UV_ENOBUFS),
    * so a stalled Redis cannot grow memory without bound. Default 16 MiB. */
