@@ -7,11 +7,18 @@
  *  - Live peers (a raw one answering pings by hand, and a uvws server
  *    that keeps alive too): the connection stays up for 2 s, with a ping
  *    about every interval; a peer that keeps sending data is never pinged.
+ *    (Where a timeout is not what is tested it is 1 s, so that a loaded
+ *    machine pausing the process cannot fail a live connection.)
  *  - idle_timeout_ms: an idle connection is closed with 1001 "idle
  *    timeout" (client or server side); messages put it off, pings do not.
  *  - Pause and resume: a paused client stops reading, the server's
  *    bufferedAmount grows and stays, and after resume every message
- *    arrives, in order. */
+ *    arrives, in order. With keepalive on, a paused connection neither
+ *    times out nor keeps the loop busy, and pings start again after
+ *    resume. */
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "client_util.h"
 
 static lb_loop_t L;
@@ -184,8 +191,8 @@ static void run_dead_peer(int mode, const char *name) {
   /* A ping after 200 ms of silence, then 300 ms without an answer. */
   fprintf(stderr, "    timed out %.0f ms after OPEN\n", C.error_ms - C.open_ms);
   CHECK(C.error_ms - C.open_ms >= 450);
-  CHECK(C.error_ms - C.open_ms <= 1200);
-  CHECK(C.close_ms - C.error_ms < 100);
+  CHECK(C.error_ms - C.open_ms <= 2000);
+  CHECK(C.close_ms - C.error_ms < 500);
   if (mode == PEER_SILENT)
     CHECK_EQ(peer_pings, 1);
 }
@@ -217,7 +224,7 @@ static void test_live_raw_peer(void) {
   reset("keepalive: raw peer answers pings for 2 s", 10000);
   memset(&lim, 0, sizeof(lim));
   lim.ping_interval_ms = 200;
-  lim.ping_timeout_ms = 300;
+  lim.ping_timeout_ms = 1000;
   make_client(&lim);
   start_peer(PEER_ANSWERS);
   connect_to(raw_srv.port, &cbs);
@@ -231,11 +238,11 @@ static void test_live_raw_peer(void) {
   fprintf(stderr, "    %d pings in 2 s, %d pongs reported\n", peer_pings,
           C.pong);
   CHECK(peer_pings >= 5);
-  CHECK(peer_pings <= 12);
+  CHECK(peer_pings <= 11);
 }
 
 /* A peer that keeps sending data every 50 ms but ignores pings: data counts
- * as an answer, so the client needs no ping at all. */
+ * as an answer, so the client (interval 600 ms) needs no ping at all. */
 static void chatty_tick(uv_timer_t *t) {
   if (peer != NULL && peer_upgraded)
     cu_raw_send_frame(peer, LB_OP_TEXT, "tick", 4);
@@ -261,8 +268,8 @@ static void test_chatty_peer(void) {
   uvws_limits_t lim;
   reset("keepalive: data from the peer makes pings needless", 10000);
   memset(&lim, 0, sizeof(lim));
-  lim.ping_interval_ms = 200;
-  lim.ping_timeout_ms = 300;
+  lim.ping_interval_ms = 600;
+  lim.ping_timeout_ms = 1000;
   make_client(&lim);
   start_peer(PEER_CHATTY);
   connect_to(raw_srv.port, &cbs);
@@ -306,7 +313,7 @@ static void test_live_uvws_server(void) {
   reset("keepalive: uvws server, both sides, 2 s", 10000);
   memset(&lim, 0, sizeof(lim));
   lim.ping_interval_ms = 200;
-  lim.ping_timeout_ms = 300;
+  lim.ping_timeout_ms = 1000;
   make_client(&lim);
   memset(&so, 0, sizeof(so));
   so.limits = lim;
@@ -363,6 +370,7 @@ static void run_idle(const char *name, int side, unsigned idle_ms,
   memset(&lim, 0, sizeof(lim));
   lim.idle_timeout_ms = idle_ms;
   lim.ping_interval_ms = ping_ms;
+  lim.ping_timeout_ms = 1000;
   make_client(side == 'c' ? &lim : NULL);
   memset(&so, 0, sizeof(so));
   if (side == 's')
@@ -393,12 +401,12 @@ static void run_idle(const char *name, int side, unsigned idle_ms,
 }
 
 static void test_idle(void) {
-  run_idle("idle: client closes an idle connection", 'c', 300, 0, 0, 280, 1000);
-  run_idle("idle: server closes an idle connection", 's', 300, 0, 0, 280, 1000);
+  run_idle("idle: client closes an idle connection", 'c', 300, 0, 0, 280, 2000);
+  run_idle("idle: server closes an idle connection", 's', 300, 0, 0, 280, 2000);
   /* Six messages 100 ms apart, then 300 ms of quiet. */
-  run_idle("idle: messages put it off", 'c', 300, 0, 6, 880, 1600);
+  run_idle("idle: messages put it off", 'c', 300, 0, 6, 880, 2500);
   /* Pings every 100 ms are no activity. */
-  run_idle("idle: pings do not count", 'c', 400, 100, 0, 380, 1000);
+  run_idle("idle: pings do not count", 'c', 400, 100, 0, 380, 2000);
 }
 
 /* ----------------------------------------------------------------------- */
@@ -507,6 +515,79 @@ static void test_pause_resume(void) {
   CHECK_EQ(C.clean, 1);
 }
 
+/* Pause with keepalive on: no pong can be read while paused, so no ping is
+ * due and nothing times out; the loop stays free (CPU time is checked) and
+ * the 1 s timer fires. After resume the pings start again. */
+static uvws_conn_t *pk_conn;
+static int pk_phase, pk_pings_at_resume;
+static double pk_cpu0;
+
+static double cpu_ms(void) {
+  struct rusage ru;
+  CHECK_EQ(getrusage(RUSAGE_SELF, &ru), 0);
+  return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+         ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+}
+
+static void on_alarm(int sig) {
+  static const char msg[] = "the event loop is stuck: a callback never "
+                            "returned (busy loop?)\n";
+  (void)sig;
+  (void)!write(2, msg, sizeof(msg) - 1);
+  abort();
+}
+
+static void pk_tick(uv_timer_t *t) {
+  double cpu;
+  if (pk_phase++ == 0) {
+    cpu = cpu_ms() - pk_cpu0;
+    fprintf(stderr, "    paused 1 s: %.0f ms of CPU, %d pings\n", cpu,
+            peer_pings);
+    CHECK(cpu < 500);
+    CHECK_EQ(C.error, 0);
+    CHECK_EQ(uvws_conn_ready_state(pk_conn), UVWS_OPEN);
+    pk_pings_at_resume = peer_pings;
+    CHECK_ERR(API(uvws_conn_resume(pk_conn)), 0);
+    CHECK_EQ(uv_timer_start(t, pk_tick, 700, 0), 0);
+    return;
+  }
+  fprintf(stderr, "    %d pings in 700 ms after resume\n",
+          peer_pings - pk_pings_at_resume);
+  CHECK(peer_pings - pk_pings_at_resume >= 2);
+  CHECK_ERR(API(uvws_conn_close(pk_conn, 1000, NULL, 0)), 0);
+}
+
+static void pk_open(uvws_conn_t *conn) {
+  c_open(conn);
+  pk_conn = conn;
+  CHECK_ERR(API(uvws_conn_pause(conn)), 0);
+  pk_cpu0 = cpu_ms();
+  CHECK_EQ(uv_timer_start(&timer, pk_tick, 1000, 0), 0);
+}
+
+static void test_pause_keepalive(void) {
+  static const uvws_callbacks_t cbs = {pk_open, c_message, c_error,
+                                       c_close, NULL,      c_pong};
+  uvws_limits_t lim;
+  reset("pause with keepalive on", 10000);
+  memset(&lim, 0, sizeof(lim));
+  lim.ping_interval_ms = 100;
+  lim.ping_timeout_ms = 1000;
+  make_client(&lim);
+  start_peer(PEER_ANSWERS);
+  pk_phase = 0;
+  /* A callback that never returns would stop the watchdog too. */
+  signal(SIGALRM, on_alarm);
+  alarm(20);
+  connect_to(raw_srv.port, &cbs);
+  lb_loop_run(&L);
+  alarm(0);
+  CHECK_EQ(pk_phase, 2);
+  CHECK_EQ(C.error, 0);
+  CHECK_EQ(C.code, 1000);
+  CHECK_EQ(C.clean, 1);
+}
+
 int main(void) {
   lb_setup();
   test_dead_peer();
@@ -515,5 +596,6 @@ int main(void) {
   test_live_uvws_server();
   test_idle();
   test_pause_resume();
+  test_pause_keepalive();
   return 0;
 }
