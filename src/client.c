@@ -389,6 +389,8 @@ static int check_headers(const uvws_header_t *h, size_t n) {
   static const char *const reserved[] = {
       "host", "upgrade", "connection", "origin", "content-length",
       "transfer-encoding", NULL};
+  if (n > 0 && h == NULL)
+    return UV_EINVAL;
   for (size_t i = 0; i < n; i++) {
     const char *name = h[i].name, *value = h[i].value;
     size_t len;

@@ -1127,7 +1127,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
   /* Anything at all from the peer shows it is alive. */
   conn->last_rx = uv_now(conn->ctx->loop);
-  conn->ping_out = 0;
+  if (conn->ping_out) {
+    /* Answered: the next ping is due ping_interval_ms from now, not when
+     * the ping timeout would have run out. */
+    conn->ping_out = 0;
+    keepalive_arm(conn);
+  }
   conn->corked = 1;
   if (conn->tls)
     uvws__conn_tls_read(conn, buf->base, (size_t)nread);
@@ -1162,7 +1167,8 @@ static void keepalive_arm(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop), next = UINT64_MAX;
   if (!keepalive_on(conn))
     return;
-  if (conn->limits->ping_interval_ms) {
+  /* While paused no pong can be read: pings wait for resume. */
+  if (conn->limits->ping_interval_ms && !conn->paused) {
     uint64_t d = conn->ping_out ? conn->ping_at + conn->limits->ping_timeout_ms
                                 : conn->last_rx + conn->limits->ping_interval_ms;
     if (d < next)
@@ -1171,6 +1177,10 @@ static void keepalive_arm(uvws_conn_t *conn) {
   if (conn->limits->idle_timeout_ms &&
       conn->last_msg + conn->limits->idle_timeout_ms < next)
     next = conn->last_msg + conn->limits->idle_timeout_ms;
+  if (next == UINT64_MAX) {
+    uvws__conn_stop_timer(conn);
+    return;
+  }
   uvws__conn_set_timer(conn, (unsigned)(next > now ? next - now : 0));
 }
 
@@ -1477,6 +1487,7 @@ int uvws_conn_resume(uvws_conn_t *conn) {
   /* Time spent paused does not count against the peer. */
   conn->last_rx = uv_now(conn->ctx->loop);
   conn->ping_out = 0;
+  keepalive_arm(conn);
   return uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
 }
 
