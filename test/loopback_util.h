@@ -128,6 +128,8 @@ static inline void lb_fill(char *buf, size_t len, int text, unsigned seed) {
   static const char *const chars[] = {"a", "\xC3\xA9", "\xE2\x82\xAC",
                                       "\xF0\x9F\x98\x80"};
   size_t i = 0, k = seed % 4;
+  if (len == 0)
+    return;
   if (!text) {
     for (i = 0; i < len; i++)
       buf[i] = (char)lb_bin_byte(seed, i);

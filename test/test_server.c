@@ -222,8 +222,8 @@ static void test_http(int with_callback) {
       "GET /hello?q=1 HTTP/1.1\r\nHost: x\r\nX-Thing: 42\r\n\r\n",
       "HEAD /hello?q=1 HTTP/1.1\r\nHost: x\r\nX-Thing: 42\r\n\r\n",
       "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
-      "GET /hello HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-      "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"};
+      ("GET /hello HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+       "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")};
   memset(&o, 0, sizeof(o));
   if (with_callback)
     o.on_http = on_http;
