@@ -504,6 +504,27 @@ int main(int argc, char **argv) {
   }
   port = uvws_server_port(chat.server);
 
+  if (chat.redis_url != NULL) {
+    uvws_redis_options_t ropts;
+    memset(&ropts, 0, sizeof(ropts));
+    ropts.prefix = "uvws-chat:";
+    ropts.on_connect = on_redis_connect;
+    ropts.on_disconnect = on_redis_disconnect;
+    ropts.on_undelivered = on_redis_undelivered;
+    r = uvws_redis_create(chat.server, chat.redis_url, &ropts, &chat.redis);
+    if (r != 0) {
+      fprintf(stderr, "chat-server: --redis %s: %s%s\n", chat.redis_url,
+              uvws_strerror(r),
+              r == UV_ENOTSUP ? " (redis:// URLs only, and uvws built with "
+                                "hiredis)"
+                              : "");
+      return 1;
+    }
+    uvws_redis_set_data(chat.redis, &chat);
+    printf("chat-server: redis: connecting to %s\n", chat.redis_url);
+    fflush(stdout);
+  }
+
   /* The server's own origins, now that the port is known. */
   ipv6 = strchr(host, ':') != NULL;
   r = add_origin(&chat, &norigins, ipv6 ? "http://[%s]:%d" : "http://%s:%d",
@@ -532,24 +553,6 @@ int main(int argc, char **argv) {
     printf("\n");
   }
   fflush(stdout);
-
-  if (chat.redis_url != NULL) {
-    uvws_redis_options_t ropts;
-    memset(&ropts, 0, sizeof(ropts));
-    ropts.prefix = "uvws-chat:";
-    ropts.on_connect = on_redis_connect;
-    ropts.on_disconnect = on_redis_disconnect;
-    ropts.on_undelivered = on_redis_undelivered;
-    r = uvws_redis_create(chat.server, chat.redis_url, &ropts, &chat.redis);
-    if (r != 0) {
-      fprintf(stderr, "chat-server: --redis %s: %s\n", chat.redis_url,
-              uvws_strerror(r));
-      return 1;
-    }
-    uvws_redis_set_data(chat.redis, &chat);
-    printf("chat-server: redis: connecting to %s\n", chat.redis_url);
-    fflush(stdout);
-  }
 
   uv_signal_init(loop, &chat.sigint);
   uv_signal_init(loop, &chat.sigterm);
