@@ -8,8 +8,17 @@ const char *uvws_strerror(int err) {
     return msg;
     UVWS_ERRNO_MAP(UVWS__ERR_MSG)
 #undef UVWS__ERR_MSG
+  /* libuv's own codes, from its table: uv_strerror() would allocate (and
+   * leak) a string for a code it does not know. */
+#define UVWS__UV_MSG(name, msg)                                                \
+  case UV_##name:                                                              \
+    return msg;
+    UV_ERRNO_MAP(UVWS__UV_MSG)
+#undef UVWS__UV_MSG
+  case 0:
+    return "success";
   default:
-    return uv_strerror(err);
+    return "unknown error";
   }
 }
 
@@ -20,8 +29,15 @@ const char *uvws_err_name(int err) {
     return "UVWS_" #name;
     UVWS_ERRNO_MAP(UVWS__ERR_NAME)
 #undef UVWS__ERR_NAME
+#define UVWS__UV_NAME(name, msg)                                               \
+  case UV_##name:                                                              \
+    return #name;
+    UV_ERRNO_MAP(UVWS__UV_NAME)
+#undef UVWS__UV_NAME
+  case 0:
+    return "OK";
   default:
-    return uv_err_name(err);
+    return "UNKNOWN";
   }
 }
 
