@@ -901,6 +901,144 @@ UVWS_EXTERN int uvws_request_respond(uvws_request_t *req, int status,
 UVWS_EXTERN int uvws_request_serve_file(uvws_request_t *req, const char *root);
 
 /* ------------------------------------------------------------------------ */
+/* Threads: sending to and closing connections from other threads           */
+
+/* One loop per thread is uvws's model: a server or a client context and its
+ * connections belong to the loop they were created on, and only that loop's
+ * thread may call functions on them. A uvws_async_t is how other threads
+ * reach them: a thread posts a send or a close, and the loop's thread
+ * carries it out.
+ *
+ * On the loop's thread: uvws_async_create() the handle, attach the servers
+ * and clients whose connections other threads will address, and give those
+ * threads a handle for each connection, from uvws_async_handle() (in on_open,
+ * say). A handle is a number: it names the attachment and the connection's
+ * uvws_conn_id(), so it stays harmless once the connection is gone. A post to
+ * a connection that no longer exists fails with UV_ENOENT through on_result;
+ * no freed memory is ever touched, and a handle never reaches another
+ * connection or another context.
+ *
+ * From any thread: uvws_async_send() and uvws_async_close_conn() check their
+ * arguments, copy them, queue them and wake the loop. At each wake-up the
+ * loop's thread takes everything queued and carries it out in order, calling
+ * on_result once for each post; the messages of one wake-up go out together,
+ * one write per connection, before the loop next waits for I/O, as sends
+ * made in any callback do. Posts made by one thread are carried out in the
+ * order it made them.
+ *
+ * The handle keeps its loop alive, as a uv_async_t does, until
+ * uvws_async_close(). */
+typedef struct uvws_async_s uvws_async_t;
+
+/* The outcome of one post that returned 0, on the loop's thread: conn and
+ * tag are what was posted. status is:
+ *  - 0: the message was queued on the connection (a failure after that is
+ *    the connection's, reported through its on_error and on_close), or the
+ *    closing handshake was started (or was already under way);
+ *  - UV_ENOENT: no such connection any more (on_close has returned and uvws
+ *    released it; or its context was detached), or never was;
+ *  - UV_ECANCELED: uvws_async_close() was called before the post was
+ *    carried out;
+ *  - an error of uvws_conn_send() (UVWS_ESTATE while the connection is
+ *    CONNECTING, or once it is closing; UVWS_EINFRAGMENT, UVWS_EBUFFERFULL,
+ *    UV_ENOMEM) or of uvws_conn_close_status().
+ * The callback may post, attach, detach, close the handle, and use the
+ * connections of the loop. */
+typedef void (*uvws_async_result_cb)(uvws_async_t *async, uint64_t conn,
+                                     void *tag, int status);
+
+/* Completion of uvws_async_close(): the handle is released when it returns.
+ */
+typedef void (*uvws_async_close_cb)(uvws_async_t *async);
+
+/* Creates a handle on loop, to be called on the loop's thread. on_result
+ * (may be NULL) receives the outcome of every post. On 0, *async is ready:
+ * attach contexts to it, then share it with other threads. Errors:
+ * UV_EINVAL (loop or async NULL), UV_ENOMEM, and those of uv_mutex_init()
+ * and uv_async_init(). */
+UVWS_EXTERN int uvws_async_create(uv_loop_t *loop,
+                                  uvws_async_result_cb on_result,
+                                  uvws_async_t **async);
+
+/* Lets other threads address the connections of server (those it has and
+ * those to come) through async. Loop's thread only. server must be on the
+ * handle's loop, and must not be released while attached: detach it
+ * (uvws_async_detach_server()) before closing it or in its close callback,
+ * or close the handle first. Attaching twice is one attachment. Errors:
+ * UV_EINVAL (another loop), UVWS_ESTATE (the server or the handle is
+ * closing), UV_ENOSPC (65535 attachments over the handle's life),
+ * UV_ENOMEM. */
+UVWS_EXTERN int uvws_async_attach_server(uvws_async_t *async,
+                                         uvws_server_t *server);
+/* uvws_async_attach_server() for a client context, whose connections are
+ * those of uvws_connect(). The same rules and errors. */
+UVWS_EXTERN int uvws_async_attach_client(uvws_async_t *async,
+                                         uvws_client_t *client);
+
+/* Ends the attachment of server: posts to the handles it gave that are
+ * carried out from now on get UV_ENOENT, even if server is attached again
+ * (each attachment's handles are its own). Loop's thread only. Returns 0,
+ * or UV_ENOENT when server is not attached. */
+UVWS_EXTERN int uvws_async_detach_server(uvws_async_t *async,
+                                         uvws_server_t *server);
+/* uvws_async_detach_server() for a client context. */
+UVWS_EXTERN int uvws_async_detach_client(uvws_async_t *async,
+                                         uvws_client_t *client);
+
+/* Writes the handle of conn into *handle and returns 0: a number other
+ * threads pass to uvws_async_send() and uvws_async_close_conn(), valid for
+ * as long as async exists (posts to it fail cleanly once conn is gone).
+ * Loop's thread only. Never 0. Errors: UV_ENOENT when conn's server or client
+ * is not attached to async; UV_EOVERFLOW for a connection id past 2^48 (a
+ * context that has made that many connections). */
+UVWS_EXTERN int uvws_async_handle(const uvws_async_t *async,
+                                  const uvws_conn_t *conn, uint64_t *handle);
+
+/* Posts a message for the connection named by conn (a uvws_async_handle()),
+ * from any thread: it is sent as uvws_conn_send() sends, after everything
+ * this thread posted before, and on_result follows on the loop's thread
+ * with tag (the caller's, never used by uvws) and the outcome. data (len
+ * bytes; NULL when len is 0) is copied before the call returns; text is
+ * checked as UTF-8 here. Errors, after which nothing is posted and on_result
+ * does not follow: UV_EINVAL (conn 0, a type other than UVWS_TEXT and
+ * UVWS_BINARY, NULL data with len > 0), UVWS_EBADUTF8, UV_ENOMEM, and
+ * UVWS_ESTATE once uvws_async_close() was called. async must exist: a
+ * thread may post until the close callback starts, not after. */
+UVWS_EXTERN int uvws_async_send(uvws_async_t *async, uint64_t conn,
+                                uvws_msg_type_t type, const char *data,
+                                size_t len, void *tag);
+
+/* Posts the start of the closing handshake of the connection named by conn,
+ * from any thread: on the loop's thread it is uvws_conn_close_status() (or,
+ * with code 0, uvws_conn_close() without a code), after everything this
+ * thread posted before, so the messages it sent first go out first; the
+ * connection's on_close follows in due course, and on_result with tag and
+ * the outcome; sends carried out after the close get UVWS_ESTATE, then
+ * UV_ENOENT once the connection is gone. code is 0 or a code an endpoint
+ * may send (1000-1003, 1007-1014, 3000-4999); reason (reason_len bytes of
+ * UTF-8, at most 123; may be NULL) is copied before the call returns.
+ * Errors, after which nothing is posted: UV_EINVAL (conn 0),
+ * UVWS_EBADCODE, UVWS_EBADREASON, UV_ENOMEM, UVWS_ESTATE once
+ * uvws_async_close() was called. */
+UVWS_EXTERN int uvws_async_close_conn(uvws_async_t *async, uint64_t conn,
+                                      int code, const char *reason,
+                                      size_t reason_len, void *tag);
+
+/* Closes the handle, on the loop's thread: every context is detached at
+ * once (they may be closed right after this call), posts made from now on
+ * fail with UVWS_ESTATE, and posts queued but not carried out are cancelled:
+ * on_result gets UV_ECANCELED for each. Then cb (may be NULL) is called and
+ * the memory is released when it returns: by then every other thread must
+ * have returned from its last call on async (join them in cb at the
+ * latest). No other callback follows cb. */
+UVWS_EXTERN void uvws_async_close(uvws_async_t *async, uvws_async_close_cb cb);
+
+/* The handle's user pointer (NULL until set), which uvws never uses. */
+UVWS_EXTERN void *uvws_async_get_data(const uvws_async_t *async);
+/* Sets the handle's user pointer. Set it before other threads read it. */
+UVWS_EXTERN void uvws_async_set_data(uvws_async_t *async, void *data);
+
+/* ------------------------------------------------------------------------ */
 /* Scale-out: publish/subscribe across processes and machines through Redis */
 
 /* A Redis backend mirrors a server's topics to Redis pub/sub channels, so
