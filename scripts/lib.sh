@@ -15,10 +15,11 @@ UVWS_BUILD_DEBS=(build-essential cmake pkg-config libuv1-dev libmbedtls-dev
 # Added for the full test run: clang and its sanitizer runtime for the
 # fuzzers, the real WebSocket peers of the interop tests, the browser of the
 # browser tests (driven by playwright-core from npm), openssl, which
-# makes the TLS tests' certificates, the HTTP proxy of the proxy tests, and
-# the Redis server that the scale-out tests start on a free port.
+# makes the TLS tests' certificates, the HTTP proxy of the proxy tests,
+# the Redis server that the scale-out tests start on a free port, and
+# valgrind for the hardening tests' memcheck run (ctest label valgrind).
 UVWS_TEST_DEBS=(clang libclang-rt-14-dev python3 python3-websockets nodejs npm
-                chromium openssl tinyproxy redis-server)
+                chromium openssl tinyproxy redis-server valgrind)
 
 # Optional, for the API reference only (cmake --build build --target docs);
 # neither scripts/test nor scripts/demo installs it:
