@@ -298,15 +298,20 @@ static void proxy_written(uv_write_t *req, int status) {
 
 static void proxy_start(uvws_conn_t *conn) {
   uvws__buf_t out = {0};
-  char authority[300];
+  /* Brackets, ':', a port and the NUL: the host is as long as the URL's. */
+  size_t cap = strlen(conn->cc->host) + 16;
+  char *authority = malloc(cap);
   uv_write_t *req;
   uv_buf_t b;
-  int r;
+  int r = UV_ENOMEM;
 
-  snprintf(authority, sizeof(authority),
-           strchr(conn->cc->host, ':') ? "[%s]:%d" : "%s:%d", conn->cc->host,
-           conn->cc->port);
-  r = uvws__proxy_connect_request(&out, authority, conn->cc->proxy);
+  if (authority != NULL) {
+    snprintf(authority, cap,
+             strchr(conn->cc->host, ':') ? "[%s]:%d" : "%s:%d",
+             conn->cc->host, conn->cc->port);
+    r = uvws__proxy_connect_request(&out, authority, conn->cc->proxy);
+    free(authority);
+  }
   req = malloc(sizeof(*req) + out.len);
   if (r != 0 || req == NULL) {
     free(req);

@@ -12,6 +12,7 @@
 #include "utf8.h"
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static size_t conn_unwritten(const uvws_conn_t *conn);
 static void on_write(uv_write_t *req, int status);
 static void on_handle_closed(uv_handle_t *h);
 static void keepalive_arm(uvws_conn_t *conn);
@@ -893,11 +894,17 @@ static void on_write(uv_write_t *req, int status) {
 /* on_drain once bufferedAmount, having been above the low-water mark, is
  * at or below it; called only from libuv callbacks. */
 void uvws__conn_drain_check(uvws_conn_t *conn) {
+  if (conn->pong_held && !conn->closing &&
+      conn_unwritten(conn) <= UVWS__PONG_BACKLOG / 2) {
+    conn->pong_held = 0;
+    if (!conn->paused && !conn->read_held)
+      uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
+  }
   if (conn->read_held && !conn->closing &&
       conn->buffered <= conn->limits->max_buffered / 2) {
     /* Held back by UVWS_BUFFERED_PAUSE: the peer has taken enough. */
     conn->read_held = 0;
-    if (!conn->paused)
+    if (!conn->paused && !conn->pong_held)
       uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
   }
   if (conn->drain_armed && conn->buffered <= conn->limits->drain_low_water &&
@@ -971,14 +978,33 @@ static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                        n, last);
 }
 
+/* Bytes queued for the peer that the kernel has not taken: what libuv
+ * still holds of the batch in flight and the batch being filled. Pongs
+ * count here, though not in bufferedAmount. */
+static size_t conn_unwritten(const uvws_conn_t *conn) {
+  size_t n = uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
+  if (conn->batch != NULL)
+    n += conn->batch[conn->fill].arena.len;
+  return n;
+}
+
 static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
   /* RFC 6455 5.5.2: answer with a pong carrying the same data, unless our
    * close frame is already out. */
   if (conn->close_sent || conn->closing)
     return;
-  if (queue_frame(conn, UVWS__OP_PONG, 1, 0, d, n, 0, 0, NULL, NULL) != 0)
+  if (queue_frame(conn, UVWS__OP_PONG, 1, 0, d, n, 0, 0, NULL, NULL) != 0) {
     conn_fail(conn, UV_ENOMEM, 1011);
+    return;
+  }
+  /* A peer that pings and never reads would have us hold a pong for every
+   * ping: past UVWS__PONG_BACKLOG unwritten bytes, stop reading (TCP then
+   * holds the peer back) until they are out (uvws__conn_drain_check). */
+  if (!conn->pong_held && conn_unwritten(conn) > UVWS__PONG_BACKLOG) {
+    conn->pong_held = 1;
+    uv_read_stop((uv_stream_t *)&conn->tcp);
+  }
 }
 
 static void p_pong(uvws__proto_t *p, const char *d, size_t n) {
@@ -1482,8 +1508,8 @@ int uvws_conn_resume(uvws_conn_t *conn) {
   if (!conn->paused)
     return 0;
   conn->paused = 0;
-  if (conn->read_held)
-    return 0; /* held by buffered_policy: resumes when it drains */
+  if (conn->read_held || conn->pong_held)
+    return 0; /* held by buffered_policy or pongs: resumes when drained */
   /* Time spent paused does not count against the peer. */
   conn->last_rx = uv_now(conn->ctx->loop);
   conn->ping_out = 0;

@@ -17,6 +17,8 @@
 #define UVWS__DEFAULT_CLOSE_MS 5000
 #define UVWS__DEFAULT_MAX_FRAGMENTS 131072
 #define UVWS__DEFAULT_MAX_BUFFERED (64u * 1024 * 1024)
+/* Unwritten bytes (pongs, mostly) past which a connection stops reading. */
+#define UVWS__PONG_BACKLOG (1024 * 1024)
 
 #define uvws__container_of(ptr, type, member)                                  \
   ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -230,6 +232,7 @@ struct uvws_conn_s {
   uint8_t own_cbs;       /* cbs is an allocated copy */
   uint8_t flush_queued;  /* on ctx->flush_list */
   uint8_t read_held;     /* reading stopped by UVWS_BUFFERED_PAUSE */
+  uint8_t pong_held;     /* reading stopped: too many pongs unwritten */
   uint8_t start_pending; /* adopted: the handshake starts next iteration */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */

@@ -177,6 +177,8 @@ int uvws__no_proxy_match(const char *list, const char *host) {
     }
     if (a < b && *a == '.')
       a++; /* ".example.com" and "example.com" both cover subdomains */
+    if (b > a && b[-1] == '.')
+      b--; /* a root dot, as in the host */
     if (b > a) {
       size_t n = (size_t)(b - a);
       if (n == hlen && ieq_n(a, host, n))

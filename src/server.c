@@ -115,17 +115,33 @@ int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
   return 0;
 }
 
+/* libuv accepts nothing more on a listener until the connection it
+ * announced has been taken with uv_accept(): one that cannot be served is
+ * taken and closed at once, or the server would never accept again. */
+static void drop_connection(uv_stream_t *l) {
+  uv_tcp_t *t = malloc(sizeof(*t));
+  if (t == NULL || uv_tcp_init(l->loop, t) != 0) {
+    free(t);
+    return;
+  }
+  (void)uv_accept(l, (uv_stream_t *)t);
+  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
 static void accept_conn(uv_stream_t *l, int status, int tls) {
   uvws_server_t *s = l->data;
   uvws_conn_t *conn;
 
   if (status < 0 || s->ctx.closing)
-    return; /* e.g. EMFILE: libuv retries on the next readiness */
+    return; /* e.g. EMFILE: libuv has shed the load with its spare fd */
   conn = malloc(sizeof(*conn));
-  if (conn == NULL)
+  if (conn == NULL) {
+    drop_connection(l);
     return;
+  }
   if (uvws__conn_init(conn, &s->ctx, 0, &s->ctx.limits) != 0) {
     free(conn);
+    drop_connection(l);
     return;
   }
   conn->server = s;
