@@ -102,12 +102,14 @@ size_t uvws__frame_encode(uint8_t *out, int fin, unsigned rsv, unsigned opcode,
 /* 32 bytes of key at a time. GCC and clang lower a 32-byte vector to two
  * SSE2 operations on baseline x86-64; GCC builds also carry a copy for
  * AVX2 that does it in one, picked once by the dynamic linker (an ifunc),
- * so nothing is decided per call. */
+ * so nothing is decided per call. Not under the sanitizers: the resolver
+ * runs while the program is being relocated, before their runtimes exist. */
 typedef uint8_t uvws__v32 __attribute__((vector_size(32)));
 typedef uint32_t uvws__v32w __attribute__((vector_size(32)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&     \
     defined(__linux__) && !defined(__SANITIZE_ADDRESS__) &&                  \
+    !defined(__SANITIZE_THREAD__) &&                                          \
     !defined(UVWS_NO_CLONES)
 #define UVWS__MASK_CLONES __attribute__((target_clones("avx2", "default")))
 #else
