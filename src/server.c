@@ -168,19 +168,15 @@ static void on_connection_tls(uv_stream_t *l, int status) {
   accept_conn(l, status, 1);
 }
 
-static int listen_on(uvws_server_t *s, const char *host, int port,
-                     int backlog, uv_connection_cb cb) {
+/* Adds a listener: bound to addr, or (addr NULL) on a duplicate of sock. */
+static int add_listener(uvws_server_t *s, const struct sockaddr *addr,
+                        uv_os_sock_t sock, int backlog, uv_connection_cb cb) {
   struct sockaddr_storage ss;
   uv_tcp_t *t, **list;
-  int r, len;
+  int r, len, fd = -1;
 
   if (s->ctx.closing)
     return UVWS_ESTATE;
-  if (port < 0 || port > 65535)
-    return UV_EINVAL;
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
-      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
-    return UV_EINVAL;
   list = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*list));
   if (list == NULL)
     return UV_ENOMEM;
@@ -194,7 +190,16 @@ static int listen_on(uvws_server_t *s, const char *host, int port,
     return r;
   }
   t->data = s;
-  r = uv_tcp_bind(t, (const struct sockaddr *)&ss, 0);
+  if (addr != NULL) {
+    r = uv_tcp_bind(t, addr, 0);
+  } else {
+    /* uvws listens on a duplicate; the caller's socket stays the
+     * caller's. */
+    fd = dup(sock);
+    r = fd < 0 ? uv_translate_sys_error(errno) : uv_tcp_open(t, fd);
+    if (r != 0 && fd >= 0)
+      close(fd);
+  }
   if (r == 0)
     r = uv_listen((uv_stream_t *)t, backlog > 0 ? backlog : 511, cb);
   if (r != 0) {
@@ -209,6 +214,17 @@ static int listen_on(uvws_server_t *s, const char *host, int port,
   s->listeners[s->nlisteners++] = t;
   s->listeners_open++;
   return 0;
+}
+
+static int listen_on(uvws_server_t *s, const char *host, int port,
+                     int backlog, uv_connection_cb cb) {
+  struct sockaddr_storage ss;
+  if (port < 0 || port > 65535)
+    return UV_EINVAL;
+  if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+      uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+    return UV_EINVAL;
+  return add_listener(s, (const struct sockaddr *)&ss, 0, backlog, cb);
 }
 
 int uvws_server_listen(uvws_server_t *s, const char *host, int port,
@@ -234,45 +250,7 @@ int uvws_server_listen_tls(uvws_server_t *s, const char *host, int port,
 
 int uvws_server_listen_socket(uvws_server_t *s, uv_os_sock_t sock,
                               int backlog) {
-  struct sockaddr_storage ss;
-  uv_tcp_t *t, **list;
-  int r, len, fd;
-
-  if (s->ctx.closing)
-    return UVWS_ESTATE;
-  list = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*list));
-  if (list == NULL)
-    return UV_ENOMEM;
-  s->listeners = list;
-  t = malloc(sizeof(*t));
-  if (t == NULL)
-    return UV_ENOMEM;
-  r = uv_tcp_init(s->ctx.loop, t);
-  if (r != 0) {
-    free(t);
-    return r;
-  }
-  t->data = s;
-  /* uvws listens on a duplicate; the caller's socket stays the caller's. */
-  fd = dup(sock);
-  r = fd < 0 ? uv_translate_sys_error(errno) : uv_tcp_open(t, fd);
-  if (r != 0 && fd >= 0)
-    close(fd);
-  if (r == 0)
-    r = uv_listen((uv_stream_t *)t, backlog > 0 ? backlog : 511,
-                  on_connection);
-  if (r != 0) {
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
-    return r;
-  }
-  len = (int)sizeof(ss);
-  if (uv_tcp_getsockname(t, (struct sockaddr *)&ss, &len) == 0)
-    s->port = ntohs(ss.ss_family == AF_INET6
-                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                        : ((struct sockaddr_in *)&ss)->sin_port);
-  s->listeners[s->nlisteners++] = t;
-  s->listeners_open++;
-  return 0;
+  return add_listener(s, NULL, sock, backlog, on_connection);
 }
 
 int uvws_server_port(const uvws_server_t *s) {
