@@ -483,7 +483,7 @@ def charts(d, bench):
         servers = [s for s in d.servers if not (tls and s == "raw") and
                    (s, tls) not in d.unavailable]
         for conns in (1, 100, 10000):
-            labels, rows = [], []
+            labels, rows, any_noisy = [], [], False
             for size in SIZES:
                 depth = 8
                 if all(d.echo(s, tls, conns, size, 8) is None for s in servers):
@@ -494,6 +494,7 @@ def charts(d, bench):
                 labels.append("%s%s" % (size_name(size),
                                         "" if depth == 8 else " (depth 1)"))
                 rows.append(vals)
+                any_noisy = any_noisy or any(noisy(v) for v in vals)
             if not rows:
                 continue
             name = "%s-%s.png" % ("wss" if tls else "ws",
@@ -520,6 +521,9 @@ def charts(d, bench):
             title = "%s echo, %s connection%s, depth 8" % (
                 "wss://" if tls else "ws://", conns_name(conns),
                 "" if conns == 1 else "s")
+            if any_noisy:
+                title += ("; some bars measured while other programs ran "
+                          "(see results.md)")
             script = """
 set terminal pngcairo size 1100,560 font 'DejaVu Sans,10'
 set output '%(out)s'
