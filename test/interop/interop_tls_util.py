@@ -3,13 +3,10 @@
 clients and servers, and echo-server started for wss://.
 """
 
-import asyncio
 import os
-import re
-import signal
 import ssl
 
-from interop_util import HOST, STEP_TIMEOUT, check, fail, kill_quietly
+from interop_util import EchoServer, fail
 
 
 def cert_dir():
@@ -39,76 +36,20 @@ def server_context(name="server"):
     return ctx
 
 
-class TLSEchoServer:
+class TLSEchoServer(EchoServer):
     """The echo-server example serving wss:// on a free port of HOST, with
     the test server certificate. Use with `async with`: the server is always
     stopped, and on a normal exit it must shut down with status 0 on
     SIGTERM."""
 
-    LISTENING = re.compile(r"^listening on wss://127\.0\.0\.1:(\d+)/$")
+    SCHEME = "wss"
 
     def __init__(self, path, name="server"):
-        self.path = path
+        super().__init__(path)
         self.name = name
-        self.proc = None
-        self.port = None
-        self.output = []
-        self._drain = None
 
-    async def __aenter__(self):
-        self.proc = await asyncio.create_subprocess_exec(
-            self.path, "--host", HOST, "--port", "0",
-            "--tls-cert", cert(f"{self.name}.crt"),
-            "--tls-key", cert(f"{self.name}.key"),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        try:
-            line = await asyncio.wait_for(self.proc.stdout.readline(),
-                                          STEP_TIMEOUT)
-        except asyncio.TimeoutError:
-            await kill_quietly(self.proc)
-            fail(f"echo-server printed no 'listening on' line within "
-                 f"{STEP_TIMEOUT:.0f} s")
-        line = line.decode(errors="replace").rstrip("\n")
-        match = self.LISTENING.match(line)
-        if not match:
-            await kill_quietly(self.proc)
-            fail(f"echo-server's first line is {line!r}, expected "
-                 "'listening on wss://127.0.0.1:PORT/'")
-        self.port = int(match.group(1))
-        self._drain = asyncio.ensure_future(self._read_rest())
-        return self
+    def extra_args(self):
+        return ["--tls-cert", cert(f"{self.name}.crt"),
+                "--tls-key", cert(f"{self.name}.key")]
 
-    async def _read_rest(self):
-        while True:
-            line = await self.proc.stdout.readline()
-            if not line:
-                return
-            self.output.append(line.decode(errors="replace").rstrip("\n"))
 
-    @property
-    def url(self):
-        return f"wss://{HOST}:{self.port}/"
-
-    async def __aexit__(self, exc_type, exc, tb):
-        if self.proc.returncode is not None and exc_type is None:
-            fail(f"echo-server exited early with status {self.proc.returncode}")
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            status = await asyncio.wait_for(self.proc.wait(), STEP_TIMEOUT)
-        except asyncio.TimeoutError:
-            await kill_quietly(self.proc)
-            if exc_type is None:
-                fail(f"echo-server did not exit within {STEP_TIMEOUT:.0f} s "
-                     "of SIGTERM; killed it")
-            return False
-        finally:
-            if self._drain:
-                self._drain.cancel()
-        if exc_type is None:
-            check(status == 0,
-                  f"echo-server exited with status {status} after SIGTERM, "
-                  "expected 0 (its stderr is above)")
-        return False

@@ -172,7 +172,7 @@ class EchoServer:
     the server is always stopped, and on a normal exit it must shut down
     with status 0 on SIGTERM."""
 
-    LISTENING = re.compile(r"^listening on ws://127\.0\.0\.1:(\d+)/$")
+    SCHEME = "ws"
 
     def __init__(self, path):
         self.path = path
@@ -181,9 +181,14 @@ class EchoServer:
         self.output = []
         self._drain = None
 
+    def extra_args(self):
+        """Arguments after --host and --port (TLSEchoServer adds its
+        certificate)."""
+        return []
+
     async def __aenter__(self):
         self.proc = await asyncio.create_subprocess_exec(
-            self.path, "--host", HOST, "--port", "0",
+            self.path, "--host", HOST, "--port", "0", *self.extra_args(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -199,11 +204,12 @@ class EchoServer:
             status = await wait_exit(self.proc, STEP_TIMEOUT, "echo-server")
             fail(f"echo-server exited (status {status}) "
                  "without printing 'listening on ws://127.0.0.1:PORT/'")
-        match = self.LISTENING.match(line)
+        match = re.match(r"^listening on %s://127\.0\.0\.1:(\d+)/$"
+                         % self.SCHEME, line)
         if not match:
             await kill_quietly(self.proc)
             fail(f"echo-server's first line is {line!r}, expected "
-                 "'listening on ws://127.0.0.1:PORT/'")
+                 f"'listening on {self.SCHEME}://127.0.0.1:PORT/'")
         self.port = int(match.group(1))
         check(0 < self.port < 65536, f"echo-server printed port {self.port}")
         # Keep reading so that more output can never block the server.
@@ -219,7 +225,7 @@ class EchoServer:
 
     @property
     def url(self):
-        return f"ws://{HOST}:{self.port}/"
+        return f"{self.SCHEME}://{HOST}:{self.port}/"
 
     async def __aexit__(self, exc_type, exc, tb):
         if self.proc.returncode is not None and exc_type is None:
