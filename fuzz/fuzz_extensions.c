@@ -124,16 +124,17 @@ static void round_trip(const uvws__pmd_config_t *scfg,
   uvws__http_head_t h;
   uvws__pmd_params_t sp, cp;
 
-  FUZZ_CHECK(uvws__pmd_offer(ccfg, &offer) == 0);
+  FUZZ_CHECK(uvws__pmd_offer(&uvws__libc_allocator, ccfg, &offer) == 0);
   one_header(&h, offer.base, offer.len);
-  FUZZ_CHECK(uvws__pmd_negotiate(&h, scfg, &sp, &response) == 1);
+  FUZZ_CHECK(uvws__pmd_negotiate(&uvws__libc_allocator, &h, scfg, &sp,
+                                 &response) == 1);
   check_negotiated(1, scfg, &sp, &response);
   one_header(&h, response.base, response.len);
   FUZZ_CHECK(uvws__pmd_accept(&h, ccfg, &cp) == 1);
   check_accepted(1, ccfg, &cp);
   mirrored(&sp, &cp);
-  uvws__buf_free(&offer);
-  uvws__buf_free(&response);
+  uvws__buf_free(&uvws__libc_allocator, &offer);
+  uvws__buf_free(&uvws__libc_allocator, &response);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -154,7 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   /* The head: each line a header, its value in an allocation of its own. */
   memset(&head, 0, sizeof(head));
-  FUZZ_CHECK(uvws__buf_append_str(&text, "GET / HTTP/1.1\r\n") == 0);
+  FUZZ_CHECK(uvws__buf_append_str(&uvws__libc_allocator, &text,
+                                  "GET / HTTP/1.1\r\n") == 0);
   while (pos <= size && nvalues < UVWS__MAX_HEADERS) {
     const uint8_t *nl = memchr(data + pos, '\n', size - pos);
     size_t end = nl ? (size_t)(nl - data) : size;
@@ -176,16 +178,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     h->value = values[nvalues];
     h->value_len = len;
     nvalues++;
-    FUZZ_CHECK(uvws__buf_append_str(&text, h->name) == 0 &&
-               uvws__buf_append(&text, ": ", 2) == 0 &&
-               uvws__buf_append(&text, line, len) == 0 &&
-               uvws__buf_append(&text, "\r\n", 2) == 0);
+    FUZZ_CHECK(uvws__buf_append_str(&uvws__libc_allocator, &text, h->name) ==
+                   0 &&
+               uvws__buf_append(&uvws__libc_allocator, &text, ": ", 2) == 0 &&
+               uvws__buf_append(&uvws__libc_allocator, &text, line, len) == 0 &&
+               uvws__buf_append(&uvws__libc_allocator, &text, "\r\n", 2) == 0);
     pos = end + 1;
   }
   head.num_headers = nvalues;
-  FUZZ_CHECK(uvws__buf_append(&text, "\r\n", 2) == 0);
+  FUZZ_CHECK(uvws__buf_append(&uvws__libc_allocator, &text, "\r\n", 2) == 0);
 
-  r = uvws__pmd_negotiate(&head, &scfg, &sp, &response);
+  r = uvws__pmd_negotiate(&uvws__libc_allocator, &head, &scfg, &sp, &response);
   check_negotiated(r, &scfg, &sp, &response);
   ra = uvws__pmd_accept(&head, &ccfg, &cp);
   check_accepted(ra, &ccfg, &cp);
@@ -194,7 +197,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * values: the results must not change. */
   n = uvws__http_parse_request(text.base, text.len, &parsed);
   if (n == (long)text.len) {
-    r2 = uvws__pmd_negotiate(&parsed, &scfg, &sp2, &response2);
+    r2 = uvws__pmd_negotiate(&uvws__libc_allocator, &parsed, &scfg, &sp2,
+                             &response2);
     FUZZ_CHECK(r2 == r);
     if (r == 1) {
       FUZZ_CHECK(response2.len == response.len &&
@@ -209,8 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   for (i = 0; i < nvalues; i++)
     free(values[i]);
-  uvws__buf_free(&response);
-  uvws__buf_free(&response2);
-  uvws__buf_free(&text);
+  uvws__buf_free(&uvws__libc_allocator, &response);
+  uvws__buf_free(&uvws__libc_allocator, &response2);
+  uvws__buf_free(&uvws__libc_allocator, &text);
   return 0;
 }

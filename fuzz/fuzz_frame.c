@@ -47,7 +47,7 @@ static long run(const uint8_t *in, size_t n, int from_client, size_t max,
 
   memcpy(buf, in, n);
   memset(t, 0, sizeof(*t));
-  uvws__proto_init(&p, &cbs, t, from_client, max);
+  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, t, from_client, max);
   while (pos < n) {
     size_t k = step && step < n - pos ? step : n - pos;
     r = uvws__proto_feed(&p, buf + pos, k);

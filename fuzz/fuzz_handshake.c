@@ -130,7 +130,8 @@ static void round_trip(const uvws__http_head_t *head,
   size_t count, count2, selected_len;
   long n;
 
-  FUZZ_CHECK(uvws__hs_offered_protocols(head, &list, &count) == 0);
+  FUZZ_CHECK(uvws__hs_offered_protocols(&uvws__libc_allocator, head, &list,
+                                        &count) == 0);
   protocols = protocol_array(&list, count);
   key = dup_n(req->key, req->key_len);
   host = dup_n(req->host, req->host_len);
@@ -139,7 +140,8 @@ static void round_trip(const uvws__http_head_t *head,
 
   uvws__hs_accept(key, strlen(key), accept);
   FUZZ_CHECK(strlen(accept) == 28);
-  FUZZ_CHECK(uvws__hs_build_101(&out, accept, protocols[0], NULL) == 0);
+  FUZZ_CHECK(uvws__hs_build_101(&uvws__libc_allocator, &out, accept,
+                                protocols[0], NULL) == 0);
   n = uvws__http_parse_response(out.base, out.len, &h2);
   FUZZ_CHECK(n == (long)out.len);
   FUZZ_CHECK(uvws__hs_check_response(&h2, key, protocols, 0, &selected,
@@ -151,8 +153,8 @@ static void round_trip(const uvws__http_head_t *head,
                memcmp(selected, protocols[0], selected_len) == 0);
 
   out.len = 0;
-  FUZZ_CHECK(uvws__hs_build_request(&out, target, host, key, origin, protocols,
-                                    NULL) == 0);
+  FUZZ_CHECK(uvws__hs_build_request(&uvws__libc_allocator, &out, target, host,
+                                    key, origin, protocols, NULL) == 0);
   n = uvws__http_parse_request(out.base, out.len, &h2);
   FUZZ_CHECK(n == (long)out.len);
   FUZZ_CHECK(uvws__hs_check_request(&h2, &req2) == 0);
@@ -161,7 +163,8 @@ static void round_trip(const uvws__http_head_t *head,
   FUZZ_CHECK(req2.host_len == req->host_len &&
              memcmp(req2.host, req->host, req->host_len) == 0);
   FUZZ_CHECK((req2.origin == NULL) == (origin == NULL));
-  FUZZ_CHECK(uvws__hs_offered_protocols(&h2, &list2, &count2) == 0);
+  FUZZ_CHECK(uvws__hs_offered_protocols(&uvws__libc_allocator, &h2, &list2,
+                                        &count2) == 0);
   FUZZ_CHECK(count2 == count && list2.len == list.len &&
              (list.len == 0 || memcmp(list.base, list2.base, list.len) == 0));
 
@@ -170,9 +173,9 @@ static void round_trip(const uvws__http_head_t *head,
   free(host);
   free(target);
   free(origin);
-  uvws__buf_free(&list);
-  uvws__buf_free(&list2);
-  uvws__buf_free(&out);
+  uvws__buf_free(&uvws__libc_allocator, &list);
+  uvws__buf_free(&uvws__libc_allocator, &list2);
+  uvws__buf_free(&uvws__libc_allocator, &out);
 }
 
 static void fuzz_request(const uint8_t *data, size_t size) {
@@ -192,13 +195,13 @@ static void fuzz_request(const uint8_t *data, size_t size) {
     return;
   check_head(&head, 0, buf, (size_t)n);
 
-  r = uvws__hs_offered_protocols(&head, &list, &count);
+  r = uvws__hs_offered_protocols(&uvws__libc_allocator, &head, &list, &count);
   FUZZ_CHECK(r == 0 || r == UVWS_EHANDSHAKE);
   if (r == 0)
     free(protocol_array(&list, count));
   else
     FUZZ_CHECK(list.len == 0 && count == 0);
-  uvws__buf_free(&list);
+  uvws__buf_free(&uvws__libc_allocator, &list);
 
   status = uvws__hs_check_request(&head, &req);
   FUZZ_CHECK(status == 0 || status == 400 || status == 405 || status == 426);
@@ -212,10 +215,11 @@ static void fuzz_request(const uint8_t *data, size_t size) {
   } else {
     /* The refusal parses as an answer with that status. */
     uvws__http_head_t h2;
-    FUZZ_CHECK(uvws__hs_build_error(&answer, status, NULL) == 0);
+    FUZZ_CHECK(uvws__hs_build_error(&uvws__libc_allocator, &answer, status,
+                                    NULL) == 0);
     n = uvws__http_parse_response(answer.base, answer.len, &h2);
     FUZZ_CHECK(n > 0 && h2.status == status);
-    uvws__buf_free(&answer);
+    uvws__buf_free(&uvws__libc_allocator, &answer);
   }
 }
 

@@ -135,8 +135,8 @@ static void fuzz_codec(const uvws__pmd_params_t *params, const msg_t *m,
   uvws__pmd_t a, b;
   int same = params->rx_window == 15;
 
-  uvws__pmd_init(&a, params, 6, 8);
-  uvws__pmd_init(&b, params, 6, 8);
+  uvws__pmd_init(&a, &uvws__libc_allocator, params, 6, 8);
+  uvws__pmd_init(&b, &uvws__libc_allocator, params, 6, 8);
   for (size_t i = 0; i < count; i++) {
     uvws__buf_t oa, ob;
     int ra = inflate_msg(&a, m[i].data, m[i].len, 0, limit, &oa);
@@ -149,14 +149,14 @@ static void fuzz_codec(const uvws__pmd_params_t *params, const msg_t *m,
         CHECK(oa.len == ob.len &&
               (oa.len == 0 || memcmp(oa.base, ob.base, oa.len) == 0));
     }
-    uvws__buf_free(&oa);
-    uvws__buf_free(&ob);
+    uvws__buf_free(&uvws__libc_allocator, &oa);
+    uvws__buf_free(&uvws__libc_allocator, &ob);
     /* A failed message fails the connection: start both over. */
     if (ra != 0 || rb != 0) {
       uvws__pmd_free(&a);
       uvws__pmd_free(&b);
-      uvws__pmd_init(&a, params, 6, 8);
-      uvws__pmd_init(&b, params, 6, 8);
+      uvws__pmd_init(&a, &uvws__libc_allocator, params, 6, 8);
+      uvws__pmd_init(&b, &uvws__libc_allocator, params, 6, 8);
     }
   }
   uvws__pmd_free(&a);
@@ -178,8 +178,8 @@ static long run_engine(const uvws__pmd_params_t *params, const uint8_t *in,
   memcpy(buf, in, n);
   memset(t, 0, sizeof(*t));
   t->limit = limit;
-  uvws__proto_init(&p, &cbs, t, from_client, limit);
-  uvws__pmd_init(&z, params, 6, 8);
+  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, t, from_client, limit);
+  uvws__pmd_init(&z, &uvws__libc_allocator, params, 6, 8);
   uvws__proto_set_deflate(&p, &z);
   while (pos < n) {
     size_t k = step && step < n - pos ? step : n - pos;

@@ -70,7 +70,7 @@ static int value_is(const uvws__header_t *h, const char *s) {
 static void fuzz_url(const char *url, const char *origin) {
   uvws__proxy_t p;
   uvws__url_t u;
-  int r = uvws__proxy_parse(url, &p);
+  int r = uvws__proxy_parse(&uvws__libc_allocator, url, &p);
   const char *at;
 
   FUZZ_CHECK(r == 0 || r == UVWS_EBADPROXY);
@@ -101,7 +101,7 @@ static void fuzz_url(const char *url, const char *origin) {
     FUZZ_CHECK(wsurl != NULL);
     memcpy(wsurl, "ws://", 5);
     memcpy(wsurl + 5, origin, strlen(origin) + 1);
-    r = uvws__url_parse(wsurl, &u);
+    r = uvws__url_parse(&uvws__libc_allocator, wsurl, &u);
     free(wsurl);
   }
   if (r == 0) {
@@ -114,7 +114,8 @@ static void fuzz_url(const char *url, const char *origin) {
     FUZZ_CHECK(authority != NULL);
     snprintf(authority, cap, strchr(u.host, ':') ? "[%s]:%d" : "%s:%d",
              u.host, u.port);
-    FUZZ_CHECK(uvws__proxy_connect_request(&out, authority, &p) == 0);
+    FUZZ_CHECK(uvws__proxy_connect_request(&uvws__libc_allocator, &out,
+                                           authority, &p) == 0);
     n = uvws__http_parse_request(out.base, out.len, &head);
     FUZZ_CHECK(n == (long)out.len);
     FUZZ_CHECK(head.method_len == 7 && memcmp(head.method, "CONNECT", 7) == 0);
@@ -124,11 +125,11 @@ static void fuzz_url(const char *url, const char *origin) {
     FUZZ_CHECK(value_is(find(&head, "Host"), authority));
     if (p.auth)
       FUZZ_CHECK(value_is(find(&head, "Proxy-Authorization"), p.auth));
-    uvws__buf_free(&out);
+    uvws__buf_free(&uvws__libc_allocator, &out);
     free(authority);
-    uvws__url_free(&u);
+    uvws__url_free(&uvws__libc_allocator, &u);
   }
-  uvws__proxy_free(&p);
+  uvws__proxy_free(&uvws__libc_allocator, &p);
   FUZZ_CHECK(p.host == NULL && p.auth == NULL);
 }
 

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(url, data, n);
   url[n] = '\0';
 
-  r = uvws__url_parse(url, &u);
+  r = uvws__url_parse(&uvws__libc_allocator, url, &u);
   FUZZ_CHECK(r == 0 || r == UVWS_EBADURL);
   if (r != 0) {
     FUZZ_CHECK(u.host == NULL && u.target == NULL && u.host_header == NULL);
@@ -109,20 +109,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* The same URL with the scheme in another case. */
   for (i = 0; i < n && url[i] != ':'; i++)
     url[i] = (char)(url[i] ^ 0x20);
-  r = uvws__url_parse(url, &v);
+  r = uvws__url_parse(&uvws__libc_allocator, url, &v);
   FUZZ_CHECK(r == 0);
   same(&u, &v);
-  uvws__url_free(&v);
+  uvws__url_free(&uvws__libc_allocator, &v);
 
   /* Printed back from its parts. */
   again = join(u.secure ? "wss://" : "ws://", u.host_header, u.target);
-  r = uvws__url_parse(again, &v);
+  r = uvws__url_parse(&uvws__libc_allocator, again, &v);
   FUZZ_CHECK(r == 0);
   same(&u, &v);
-  uvws__url_free(&v);
+  uvws__url_free(&uvws__libc_allocator, &v);
   free(again);
 
-  uvws__url_free(&u);
+  uvws__url_free(&uvws__libc_allocator, &u);
   FUZZ_CHECK(u.host == NULL && u.target == NULL && u.host_header == NULL);
   free(url);
   return 0;

@@ -122,6 +122,69 @@ typedef struct uvws_client_s uvws_client_t;
  * the uvws_upgrade_cb or uvws_http_cb it is given to. */
 typedef struct uvws_request_s uvws_request_t;
 
+/* Where a context's memory comes from: every allocation uvws makes for a
+ * server, a client context and their connections goes through the
+ * allocator given in uvws_server_options_t or uvws_client_options_t (the
+ * struct is copied; user is passed back unchanged). NULL there means the C
+ * library's malloc. malloc_fn, realloc_fn and free_fn are required;
+ * calloc_fn may be NULL (uvws then zeroes what malloc_fn returns).
+ *  - Sizes are never 0; realloc_fn and free_fn are never given NULL.
+ *  - A function returning NULL is an allocation failure: uvws reports
+ *    UV_ENOMEM to the caller, refuses the connection being accepted, or
+ *    fails the connection that needed the memory (close code 1011, or
+ *    1009 when it was for reassembling an uncompressed message), and never
+ *    crashes or loses track of what it holds. An allocator may therefore
+ *    enforce a budget (see uvws_budget_t).
+ *  - The functions are called on the loop's thread only, except those of a
+ *    uvws_async_t (uvws_async_create_ex()), which other threads call.
+ * What uvws's dependencies allocate inside their own calls is theirs:
+ * libuv (uv_replace_allocator()), mbedTLS's TLS state and zlib are not
+ * covered, except that zlib's deflate and inflate state for
+ * permessage-deflate does come from the context's allocator. */
+typedef struct {
+  void *(*malloc_fn)(void *user, size_t size); /* Like malloc(). */
+  /* Like realloc(); never given NULL. */
+  void *(*realloc_fn)(void *user, void *ptr, size_t size);
+  /* Like calloc(); may be NULL. */
+  void *(*calloc_fn)(void *user, size_t count, size_t size);
+  void (*free_fn)(void *user, void *ptr); /* Like free(); never given NULL. */
+  void *user;                             /* Passed to the functions. */
+} uvws_allocator_t;
+
+/* A memory budget: an allocator that counts the bytes it hands out and
+ * refuses (returns NULL) an allocation that would take the count past
+ * limit. Give &budget->allocator to every server and client context of a
+ * loop (uvws_server_options_t.allocator, uvws_client_options_t.allocator)
+ * and their connections share one limit: a loop-wide budget that input
+ * from peers cannot push the process past. What happens when it is
+ * reached is what uvws_allocator_t says of allocation failures: a message
+ * that cannot be reassembled closes its connection with 1009, sends return
+ * UV_ENOMEM, and the memory of closed connections comes back to the
+ * budget. Servers refuse new connections (closing them at once) while
+ * fewer than reserve bytes are left, so that what is left goes to the
+ * connections they have.
+ *
+ * The struct must stay where it is while in use, and be used on one
+ * thread (not with uvws_async_create_ex()). Each block carries 16 bytes
+ * of bookkeeping, counted in used. The counters may be read at any time;
+ * limit may be changed at any time. */
+typedef struct {
+  uvws_allocator_t allocator; /* what to give the contexts */
+  uvws_allocator_t base;      /* where the memory comes from */
+  size_t limit;               /* most bytes out at once; 0: no limit */
+  size_t reserve; /* kept for open connections: servers accept none
+                     while less is left; 0 by default */
+  size_t used;                /* bytes out now */
+  size_t peak;                /* most bytes out at once so far */
+  uint64_t refused;           /* allocations refused for the limit */
+} uvws_budget_t;
+
+/* Sets budget up with limit bytes (0: counts only) over base (NULL:
+ * malloc). Errors: UV_EINVAL (budget NULL, base without its required
+ * functions). */
+UVWS_EXTERN int uvws_budget_init(uvws_budget_t *budget, size_t limit,
+                                 const uvws_allocator_t *base);
+
 /* The connection is OPEN: the handshake completed. */
 typedef void (*uvws_open_cb)(uvws_conn_t *conn);
 
@@ -450,6 +513,11 @@ UVWS_EXTERN uint64_t uvws_conn_id(const uvws_conn_t *conn);
 UVWS_EXTERN void *uvws_conn_get_data(const uvws_conn_t *conn);
 /* Sets the connection's user pointer, which uvws never uses. */
 UVWS_EXTERN void uvws_conn_set_data(uvws_conn_t *conn, void *data);
+/* The server that accepted (or adopted) conn; NULL for a client
+ * connection. */
+UVWS_EXTERN uvws_server_t *uvws_conn_server(const uvws_conn_t *conn);
+/* The client context that made conn; NULL for a server connection. */
+UVWS_EXTERN uvws_client_t *uvws_conn_client(const uvws_conn_t *conn);
 
 /* The mbedTLS error code (negative, see mbedtls_strerror()) of the TLS
  * failure that ended the connection: what lies behind UVWS_ETLS and the
@@ -479,6 +547,8 @@ typedef struct {
   uvws_limits_t limits;
   /* TLS settings for wss:// connections. */
   uvws_tls_options_t tls;
+  /* Where the context's memory comes from (copied); NULL: malloc. */
+  const uvws_allocator_t *allocator;
 } uvws_client_options_t;
 
 /* Creates a client context on loop: a random generator for keys and masks,
@@ -646,6 +716,8 @@ typedef struct {
    * uvws_server_publish(). Default 4 MiB. */
   size_t publish_limit;
   uvws_slow_policy_t publish_policy; /* Default UVWS_SLOW_SKIP. */
+  /* Where the server's memory comes from (copied); NULL: malloc. */
+  const uvws_allocator_t *allocator;
 } uvws_server_options_t;
 
 /* Creates a server on loop. options is copied. When options->tls gives a
@@ -784,6 +856,13 @@ typedef struct uvws_prepared_s uvws_prepared_t;
 UVWS_EXTERN int uvws_prepared_create(uvws_msg_type_t type, const char *data,
                                      size_t len, uvws_prepared_t **msg);
 
+/* uvws_prepared_create() with the memory, the compressed variants' too,
+ * from allocator (copied; NULL: malloc), e.g. a server's. Errors also
+ * UV_EINVAL for an allocator without its required functions. */
+UVWS_EXTERN int uvws_prepared_create_ex(const uvws_allocator_t *allocator,
+                                        uvws_msg_type_t type, const char *data,
+                                        size_t len, uvws_prepared_t **msg);
+
 /* Drops a reference; the memory goes when the last writer is done too. */
 UVWS_EXTERN void uvws_prepared_release(uvws_prepared_t *msg);
 
@@ -801,7 +880,9 @@ UVWS_EXTERN int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic);
 
 /* Sends a message to every OPEN subscriber of topic through one prepared
  * message. A subscriber whose bufferedAmount is above publish_limit is
- * skipped or closed with 1008, as publish_policy says. Returns how many
+ * skipped or closed with 1008, as publish_policy says; one that cannot
+ * take it for lack of memory is failed with 1011, so that no subscriber
+ * misses a message and goes on as if it had not. Returns how many
  * connections the message was queued to (0 when the topic has no
  * subscribers), or an error (UVWS_EBADUTF8, UV_ENOMEM, UV_EINVAL). */
 UVWS_EXTERN int uvws_server_publish(uvws_server_t *server, const char *topic,
@@ -959,6 +1040,15 @@ typedef void (*uvws_async_close_cb)(uvws_async_t *async);
 UVWS_EXTERN int uvws_async_create(uv_loop_t *loop,
                                   uvws_async_result_cb on_result,
                                   uvws_async_t **async);
+
+/* uvws_async_create() with the handle's memory from allocator (copied;
+ * NULL: malloc). Posting threads allocate too, so its functions must be
+ * safe to call from any thread. Errors also UV_EINVAL for an allocator
+ * without its required functions. */
+UVWS_EXTERN int uvws_async_create_ex(uv_loop_t *loop,
+                                     uvws_async_result_cb on_result,
+                                     const uvws_allocator_t *allocator,
+                                     uvws_async_t **async);
 
 /* Lets other threads address the connections of server (those it has and
  * those to come) through async. Loop's thread only. server must be on the

@@ -38,6 +38,7 @@ typedef struct {
 #define REC_ALIGN alignof(async_rec_t)
 
 struct uvws_async_s {
+  uvws_allocator_t alloc; /* called by posting threads too */
   uv_async_t wake;
   uv_loop_t *loop;
   uvws_async_result_cb on_result;
@@ -101,7 +102,7 @@ static void run_work(uvws_async_t *a) {
   a->work.len = 0;
   a->work_pos = 0;
   if (a->work.cap > ASYNC_KEEP_ARENA)
-    uvws__buf_free(&a->work);
+    uvws__buf_free(&a->alloc, &a->work);
 }
 
 static void on_wake(uv_async_t *h) {
@@ -131,6 +132,7 @@ static void cancel_all(uvws_async_t *a, const uvws__buf_t *b, size_t pos) {
 
 static void on_closed(uv_handle_t *h) {
   uvws_async_t *a = h->data;
+  uvws_allocator_t al = a->alloc; /* a's memory comes from it */
   uvws__buf_t rest;
   /* Nothing is appended once closed is set; the lock orders this read
    * after the last post. */
@@ -141,32 +143,43 @@ static void on_closed(uv_handle_t *h) {
   uv_mutex_unlock(&a->lock);
   cancel_all(a, &a->work, a->work_pos);
   cancel_all(a, &rest, 0);
-  uvws__buf_free(&rest);
+  uvws__buf_free(&al, &rest);
   if (a->close_cb)
     a->close_cb(a);
   uv_mutex_destroy(&a->lock);
-  uvws__buf_free(&a->work);
-  free(a);
+  uvws__buf_free(&al, &a->work);
+  uvws__free(&al, a);
 }
 
 int uvws_async_create(uv_loop_t *loop, uvws_async_result_cb on_result,
                       uvws_async_t **out) {
+  return uvws_async_create_ex(loop, on_result, NULL, out);
+}
+
+int uvws_async_create_ex(uv_loop_t *loop, uvws_async_result_cb on_result,
+                         const uvws_allocator_t *allocator,
+                         uvws_async_t **out) {
+  uvws_allocator_t al;
   uvws_async_t *a;
   int r;
   if (loop == NULL || out == NULL)
     return UV_EINVAL;
-  a = calloc(1, sizeof(*a));
+  r = uvws__allocator_resolve(&al, allocator);
+  if (r != 0)
+    return r;
+  a = uvws__calloc(&al, 1, sizeof(*a));
   if (a == NULL)
     return UV_ENOMEM;
+  a->alloc = al;
   r = uv_mutex_init(&a->lock);
   if (r != 0) {
-    free(a);
+    uvws__free(&al, a);
     return r;
   }
   r = uv_async_init(loop, &a->wake, on_wake);
   if (r != 0) {
     uv_mutex_destroy(&a->lock);
-    free(a);
+    uvws__free(&al, a);
     return r;
   }
   a->wake.data = a;
@@ -192,7 +205,7 @@ static int attach(uvws_async_t *a, uvws__ctx_t *ctx) {
   r = uvws__ctx_index_ids(ctx);
   if (r != 0)
     return r;
-  slots = realloc(a->slots, (a->nslots + 1) * sizeof(*slots));
+  slots = uvws__realloc(&a->alloc, a->slots, (a->nslots + 1) * sizeof(*slots));
   if (slots == NULL)
     return UV_ENOMEM;
   slots[a->nslots++] = ctx;
@@ -251,7 +264,7 @@ void uvws_async_close(uvws_async_t *a, uvws_async_close_cb cb) {
   uv_mutex_lock(&a->lock);
   a->closed = 1;
   uv_mutex_unlock(&a->lock);
-  free(a->slots);
+  uvws__free(&a->alloc, a->slots);
   a->slots = NULL;
   a->nslots = 0;
   uv_close((uv_handle_t *)&a->wake, on_closed);
@@ -276,7 +289,7 @@ static int post(uvws_async_t *a, const async_rec_t *rec, const char *data) {
   uv_mutex_lock(&a->lock);
   if (a->closed) {
     r = UVWS_ESTATE;
-  } else if (uvws__buf_reserve(&a->queue, need) != 0) {
+  } else if (uvws__buf_reserve(&a->alloc, &a->queue, need) != 0) {
     r = UV_ENOMEM;
   } else {
     /* Only a post to an empty queue wakes the loop: a non-empty one has a

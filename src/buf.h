@@ -1,9 +1,12 @@
-/* A growable byte buffer. Internal. */
+/* A growable byte buffer. Internal. The buffer does not know its
+ * allocator: every call that may allocate or free takes the allocator of
+ * the object the buffer belongs to. */
 #ifndef UVWS_BUF_H
 #define UVWS_BUF_H
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "alloc.h"
 
 typedef struct {
   char *base;
@@ -12,7 +15,8 @@ typedef struct {
 } uvws__buf_t;
 
 /* Makes room for n more bytes. Returns 0 or UV_ENOMEM (-12). */
-static inline int uvws__buf_reserve(uvws__buf_t *b, size_t n) {
+static inline int uvws__buf_reserve(const uvws_allocator_t *a, uvws__buf_t *b,
+                                    size_t n) {
   size_t need, cap;
   char *p;
   if (b->cap - b->len >= n)
@@ -23,7 +27,7 @@ static inline int uvws__buf_reserve(uvws__buf_t *b, size_t n) {
   cap = b->cap ? b->cap : 256;
   while (cap < need)
     cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
-  p = realloc(b->base, cap);
+  p = uvws__realloc(a, b->base, cap);
   if (p == NULL)
     return -12;
   b->base = p;
@@ -31,8 +35,9 @@ static inline int uvws__buf_reserve(uvws__buf_t *b, size_t n) {
   return 0;
 }
 
-static inline int uvws__buf_append(uvws__buf_t *b, const void *p, size_t n) {
-  int r = uvws__buf_reserve(b, n);
+static inline int uvws__buf_append(const uvws_allocator_t *a, uvws__buf_t *b,
+                                   const void *p, size_t n) {
+  int r = uvws__buf_reserve(a, b, n);
   if (r != 0)
     return r;
   if (n != 0)
@@ -41,12 +46,13 @@ static inline int uvws__buf_append(uvws__buf_t *b, const void *p, size_t n) {
   return 0;
 }
 
-static inline int uvws__buf_append_str(uvws__buf_t *b, const char *s) {
-  return uvws__buf_append(b, s, strlen(s));
+static inline int uvws__buf_append_str(const uvws_allocator_t *a,
+                                       uvws__buf_t *b, const char *s) {
+  return uvws__buf_append(a, b, s, strlen(s));
 }
 
-static inline void uvws__buf_free(uvws__buf_t *b) {
-  free(b->base);
+static inline void uvws__buf_free(const uvws_allocator_t *a, uvws__buf_t *b) {
+  uvws__free(a, b->base);
   b->base = NULL;
   b->len = b->cap = 0;
 }

@@ -17,13 +17,13 @@
 
 static void on_connect(uv_connect_t *req, int status);
 
-static char *dupstr(const char *s) {
+static char *dupstr(const uvws_allocator_t *al, const char *s) {
   size_t n;
   char *p;
   if (s == NULL)
     return NULL;
   n = strlen(s) + 1;
-  p = malloc(n);
+  p = uvws__malloc(al, n);
   if (p)
     memcpy(p, s, n);
   return p;
@@ -31,29 +31,34 @@ static char *dupstr(const char *s) {
 
 int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
                        uvws_client_t **out) {
+  uvws_allocator_t al;
   uvws_client_t *c;
   int r;
 
-  c = calloc(1, sizeof(*c));
+  r = uvws__allocator_resolve(&al, options ? options->allocator : NULL);
+  if (r != 0)
+    return r;
+  c = uvws__calloc(&al, 1, sizeof(*c));
   if (c == NULL)
     return UV_ENOMEM;
-  c->ctx.rbuf = malloc(UVWS__READ_BUF);
+  c->ctx.alloc = al;
+  c->ctx.rbuf = uvws__malloc(&al, UVWS__READ_BUF);
   if (c->ctx.rbuf == NULL) {
-    free(c);
+    uvws__free(&al, c);
     return UV_ENOMEM;
   }
   r = uvws__rand_init(&c->rand);
   if (r != 0) {
-    free(c->ctx.rbuf);
-    free(c);
+    uvws__free(&al, c->ctx.rbuf);
+    uvws__free(&al, c);
     return r;
   }
   if (options != NULL && uvws__tls_options_set(&options->tls)) {
-    r = uvws__tls_conf_make(&c->ctx.tls, 0, &options->tls);
+    r = uvws__tls_conf_make(&c->ctx.alloc, &c->ctx.tls, 0, &options->tls);
     if (r != 0) {
       uvws__rand_free(&c->rand);
-      free(c->ctx.rbuf);
-      free(c);
+      uvws__free(&al, c->ctx.rbuf);
+      uvws__free(&al, c);
       return r;
     }
   }
@@ -68,13 +73,14 @@ int uvws_client_create(uv_loop_t *loop, const uvws_client_options_t *options,
 
 static void client_closed(uv_handle_t *h) {
   uvws_client_t *c = uvws__container_of(h->data, uvws_client_t, ctx);
+  uvws_allocator_t al = c->ctx.alloc; /* c's memory comes from it */
   if (c->close_cb)
     c->close_cb(c);
   uvws__rand_free(&c->rand);
   uvws__tls_conf_drop(c->ctx.tls);
-  free(c->ctx.rbuf);
-  uvws__buf_free(&c->ctx.zbuf);
-  free(c);
+  uvws__free(&al, c->ctx.rbuf);
+  uvws__buf_free(&al, &c->ctx.zbuf);
+  uvws__free(&al, c);
 }
 
 static void client_last_conn(uvws__ctx_t *ctx) {
@@ -121,10 +127,10 @@ void uvws__client_keep_response(uvws_conn_t *conn,
   conn->cc->http_status = head->status;
   for (size_t i = 0; i < head->num_headers; i++) {
     const uvws__header_t *h = &head->headers[i];
-    if (uvws__buf_append(b, h->name, h->name_len) != 0 ||
-        uvws__buf_append(b, "", 1) != 0 ||
-        uvws__buf_append(b, h->value, h->value_len) != 0 ||
-        uvws__buf_append(b, "", 1) != 0)
+    if (uvws__buf_append(&conn->ctx->alloc, b, h->name, h->name_len) != 0 ||
+        uvws__buf_append(&conn->ctx->alloc, b, "", 1) != 0 ||
+        uvws__buf_append(&conn->ctx->alloc, b, h->value, h->value_len) != 0 ||
+        uvws__buf_append(&conn->ctx->alloc, b, "", 1) != 0)
       return; /* what fitted is kept */
     conn->cc->resp_count++;
   }
@@ -161,26 +167,26 @@ const char *uvws_conn_response_header(const uvws_conn_t *conn,
 void uvws__client_conn_free(uvws_conn_t *conn) {
   if (conn->cc == NULL)
     return;
-  uvws__buf_free(&conn->cc->resp);
+  uvws__buf_free(&conn->ctx->alloc, &conn->cc->resp);
   if (conn->cc->proxy) {
-    uvws__proxy_free(conn->cc->proxy);
-    free(conn->cc->proxy);
+    uvws__proxy_free(&conn->ctx->alloc, conn->cc->proxy);
+    uvws__free(&conn->ctx->alloc, conn->cc->proxy);
   }
   if (conn->cc->offered) {
     for (char **p = conn->cc->offered; *p; p++)
-      free(*p);
-    free(conn->cc->offered);
+      uvws__free(&conn->ctx->alloc, *p);
+    uvws__free(&conn->ctx->alloc, conn->cc->offered);
   }
-  free(conn->cc->origin);
-  free(conn->cc->pmd_opts);
-  free(conn->cc->host);
-  free(conn->cc->target);
-  free(conn->cc->host_header);
+  uvws__free(&conn->ctx->alloc, conn->cc->origin);
+  uvws__free(&conn->ctx->alloc, conn->cc->pmd_opts);
+  uvws__free(&conn->ctx->alloc, conn->cc->host);
+  uvws__free(&conn->ctx->alloc, conn->cc->target);
+  uvws__free(&conn->ctx->alloc, conn->cc->host_header);
   if (conn->cc->ai_all)
     uv_freeaddrinfo(conn->cc->ai_all);
-  free(conn->cc->gai);
-  free(conn->cc->pmd_offer);
-  free(conn->cc);
+  uvws__free(&conn->ctx->alloc, conn->cc->gai);
+  uvws__free(&conn->ctx->alloc, conn->cc->pmd_offer);
+  uvws__free(&conn->ctx->alloc, conn->cc);
   conn->cc = NULL;
 }
 
@@ -256,7 +262,8 @@ static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     proxy_fail(conn, (int)nread);
     return;
   }
-  if (uvws__buf_append(&conn->hs, buf->base, (size_t)nread) != 0) {
+  if (uvws__buf_append(&conn->ctx->alloc, &conn->hs, buf->base,
+                       (size_t)nread) != 0) {
     proxy_fail(conn, UV_ENOMEM);
     return;
   }
@@ -283,7 +290,7 @@ static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     proxy_fail(conn, UVWS_EPROXY);
     return;
   }
-  uvws__buf_free(&conn->hs);
+  uvws__buf_free(&conn->ctx->alloc, &conn->hs);
   uv_read_stop(s);
   connected(conn);
   uvws__conn_emit_error(conn);
@@ -291,7 +298,7 @@ static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void proxy_written(uv_write_t *req, int status) {
   uvws_conn_t *conn = req->data;
-  free(req);
+  uvws__free(&conn->ctx->alloc, req);
   if (status < 0 && status != UV_ECANCELED && !conn->closing)
     proxy_fail(conn, status);
 }
@@ -300,7 +307,7 @@ static void proxy_start(uvws_conn_t *conn) {
   uvws__buf_t out = {0};
   /* Brackets, ':', a port and the NUL: the host is as long as the URL's. */
   size_t cap = strlen(conn->cc->host) + 16;
-  char *authority = malloc(cap);
+  char *authority = uvws__malloc(&conn->ctx->alloc, cap);
   uv_write_t *req;
   uv_buf_t b;
   int r = UV_ENOMEM;
@@ -309,26 +316,27 @@ static void proxy_start(uvws_conn_t *conn) {
     snprintf(authority, cap,
              strchr(conn->cc->host, ':') ? "[%s]:%d" : "%s:%d",
              conn->cc->host, conn->cc->port);
-    r = uvws__proxy_connect_request(&out, authority, conn->cc->proxy);
-    free(authority);
+    r = uvws__proxy_connect_request(&conn->ctx->alloc, &out, authority,
+                                    conn->cc->proxy);
+    uvws__free(&conn->ctx->alloc, authority);
   }
-  req = malloc(sizeof(*req) + out.len);
+  req = uvws__malloc(&conn->ctx->alloc, sizeof(*req) + out.len);
   if (r != 0 || req == NULL) {
-    free(req);
-    uvws__buf_free(&out);
+    uvws__free(&conn->ctx->alloc, req);
+    uvws__buf_free(&conn->ctx->alloc, &out);
     proxy_fail(conn, UV_ENOMEM);
     return;
   }
   /* The request travels with its write request. */
   memcpy(req + 1, out.base, out.len);
   b = uv_buf_init((char *)(req + 1), (unsigned)out.len);
-  uvws__buf_free(&out);
+  uvws__buf_free(&conn->ctx->alloc, &out);
   req->data = conn;
   r = uv_write(req, (uv_stream_t *)&conn->tcp, &b, 1, proxy_written);
   if (r == 0)
     r = uv_read_start((uv_stream_t *)&conn->tcp, proxy_alloc, proxy_read);
   else
-    free(req);
+    uvws__free(&conn->ctx->alloc, req);
   if (r != 0)
     proxy_fail(conn, r);
 }
@@ -363,7 +371,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
   uvws_conn_t *conn = req->data;
   int r;
 
-  free(conn->cc->gai);
+  uvws__free(&conn->ctx->alloc, conn->cc->gai);
   conn->cc->gai = NULL;
   if (conn->closing) {
     if (res)
@@ -419,11 +427,11 @@ static int copy_protocols(uvws_conn_t *conn, const char *const *protocols) {
     return 0;
   while (protocols[n])
     n++;
-  conn->cc->offered = calloc(n + 1, sizeof(char *));
+  conn->cc->offered = uvws__calloc(&conn->ctx->alloc, n + 1, sizeof(char *));
   if (conn->cc->offered == NULL)
     return UV_ENOMEM;
   for (i = 0; i < n; i++) {
-    conn->cc->offered[i] = dupstr(protocols[i]);
+    conn->cc->offered[i] = dupstr(&conn->ctx->alloc, protocols[i]);
     if (conn->cc->offered[i] == NULL)
       return UV_ENOMEM;
   }
@@ -457,35 +465,35 @@ int uvws_connect(uvws_client_t *c, const char *url,
   r = check_headers(options->headers, options->num_headers);
   if (r != 0)
     return r;
-  r = uvws__url_parse(url, &u);
+  r = uvws__url_parse(&c->ctx.alloc, url, &u);
   if (r != 0)
     return r;
   if (u.secure) {
     /* A client created without TLS settings reads the system's CA bundle
      * now (UV_ENOTSUP in a build without TLS). */
     if (c->ctx.tls == NULL)
-      r = uvws__tls_conf_make(&c->ctx.tls, 0, NULL);
+      r = uvws__tls_conf_make(&c->ctx.alloc, &c->ctx.tls, 0, NULL);
     if (r != 0) {
-      uvws__url_free(&u);
+      uvws__url_free(&c->ctx.alloc, &u);
       return r;
     }
   }
 
-  conn = malloc(sizeof(*conn));
+  conn = uvws__malloc(&c->ctx.alloc, sizeof(*conn));
   if (conn == NULL) {
-    uvws__url_free(&u);
+    uvws__url_free(&c->ctx.alloc, &u);
     return UV_ENOMEM;
   }
   r = uvws__conn_init(conn, &c->ctx, 1, options->limits);
   if (r != 0) {
-    free(conn);
-    uvws__url_free(&u);
+    uvws__free(&c->ctx.alloc, conn);
+    uvws__url_free(&c->ctx.alloc, &u);
     return r;
   }
   /* From here the connection is released through uvws__conn_finish(). */
-  conn->cc = calloc(1, sizeof(*conn->cc));
+  conn->cc = uvws__calloc(&c->ctx.alloc, 1, sizeof(*conn->cc));
   if (conn->cc == NULL) {
-    uvws__url_free(&u);
+    uvws__url_free(&c->ctx.alloc, &u);
     r = UV_ENOMEM;
     goto fail;
   }
@@ -497,8 +505,8 @@ int uvws_connect(uvws_client_t *c, const char *url,
   conn->cc->target = u.target;
   conn->cc->host_header = u.host_header;
   conn->cc->port = u.port;
-  conn->url = dupstr(url);
-  conn->cc->origin = dupstr(options->origin);
+  conn->url = dupstr(&c->ctx.alloc, url);
+  conn->cc->origin = dupstr(&c->ctx.alloc, options->origin);
   if (cbs)
     conn->cc->cbs = *cbs;
   conn->cbs = &conn->cc->cbs;
@@ -526,41 +534,46 @@ int uvws_connect(uvws_client_t *c, const char *url,
     uvws__buf_t extra = {0};
     r = UV_ENOMEM;
     if (options->deflate) {
-      conn->cc->pmd_offer = malloc(sizeof(*conn->cc->pmd_offer));
-      conn->cc->pmd_opts = malloc(sizeof(*conn->cc->pmd_opts));
+      conn->cc->pmd_offer =
+          uvws__malloc(&c->ctx.alloc, sizeof(*conn->cc->pmd_offer));
+      conn->cc->pmd_opts =
+          uvws__malloc(&c->ctx.alloc, sizeof(*conn->cc->pmd_opts));
       if (conn->cc->pmd_offer == NULL || conn->cc->pmd_opts == NULL)
         goto fail;
       *conn->cc->pmd_opts = *options->deflate;
       uvws__deflate_resolve(conn->cc->pmd_offer, options->deflate);
-      if (uvws__buf_append_str(&extra, "Sec-WebSocket-Extensions: ") != 0 ||
-          uvws__pmd_offer(conn->cc->pmd_offer, &extra) != 0 ||
-          uvws__buf_append_str(&extra, "\r\n") != 0) {
-        uvws__buf_free(&extra);
+      if (uvws__buf_append_str(&c->ctx.alloc, &extra,
+                               "Sec-WebSocket-Extensions: ") != 0 ||
+          uvws__pmd_offer(&c->ctx.alloc, conn->cc->pmd_offer, &extra) != 0 ||
+          uvws__buf_append_str(&c->ctx.alloc, &extra, "\r\n") != 0) {
+        uvws__buf_free(&c->ctx.alloc, &extra);
         goto fail;
       }
     }
     for (size_t i = 0; i < options->num_headers; i++) {
-      if (uvws__buf_append_str(&extra, options->headers[i].name) != 0 ||
-          uvws__buf_append_str(&extra, ": ") != 0 ||
-          uvws__buf_append_str(&extra, options->headers[i].value) != 0 ||
-          uvws__buf_append_str(&extra, "\r\n") != 0) {
-        uvws__buf_free(&extra);
+      if (uvws__buf_append_str(&c->ctx.alloc, &extra,
+                               options->headers[i].name) != 0 ||
+          uvws__buf_append_str(&c->ctx.alloc, &extra, ": ") != 0 ||
+          uvws__buf_append_str(&c->ctx.alloc, &extra,
+                               options->headers[i].value) != 0 ||
+          uvws__buf_append_str(&c->ctx.alloc, &extra, "\r\n") != 0) {
+        uvws__buf_free(&c->ctx.alloc, &extra);
         goto fail;
       }
     }
-    if (extra.len > 0 && uvws__buf_append(&extra, "", 1) != 0) {
-      uvws__buf_free(&extra);
+    if (extra.len > 0 && uvws__buf_append(&c->ctx.alloc, &extra, "", 1) != 0) {
+      uvws__buf_free(&c->ctx.alloc, &extra);
       goto fail;
     }
     uvws__buf_t *arena = uvws__conn_arena(conn);
     r = arena == NULL
             ? UV_ENOMEM
-            : uvws__hs_build_request(arena, conn->cc->target,
+            : uvws__hs_build_request(&c->ctx.alloc, arena, conn->cc->target,
                                      conn->cc->host_header, conn->cc->key,
                                      conn->cc->origin,
                                      (const char *const *)conn->cc->offered,
                                      extra.len ? extra.base : NULL);
-    uvws__buf_free(&extra);
+    uvws__buf_free(&c->ctx.alloc, &extra);
     if (r != 0)
       goto fail;
   }
@@ -572,14 +585,15 @@ int uvws_connect(uvws_client_t *c, const char *url,
     if (purl == NULL && options->proxy_from_env)
       purl = uvws__proxy_from_env(conn->cc->host, u.secure);
     if (purl != NULL) {
-      conn->cc->proxy = calloc(1, sizeof(*conn->cc->proxy));
+      conn->cc->proxy =
+          uvws__calloc(&c->ctx.alloc, 1, sizeof(*conn->cc->proxy));
       if (conn->cc->proxy == NULL) {
         r = UV_ENOMEM;
         goto fail;
       }
-      r = uvws__proxy_parse(purl, conn->cc->proxy);
+      r = uvws__proxy_parse(&c->ctx.alloc, purl, conn->cc->proxy);
       if (r != 0) {
-        free(conn->cc->proxy);
+        uvws__free(&c->ctx.alloc, conn->cc->proxy);
         conn->cc->proxy = NULL;
         goto fail;
       }
@@ -603,7 +617,7 @@ int uvws_connect(uvws_client_t *c, const char *url,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_protocol = IPPROTO_TCP;
     snprintf(port, sizeof(port), "%d", cport);
-    conn->cc->gai = malloc(sizeof(*conn->cc->gai));
+    conn->cc->gai = uvws__malloc(&c->ctx.alloc, sizeof(*conn->cc->gai));
     if (conn->cc->gai == NULL) {
       r = UV_ENOMEM;
       goto fail;
@@ -612,7 +626,7 @@ int uvws_connect(uvws_client_t *c, const char *url,
     r = uv_getaddrinfo(c->ctx.loop, conn->cc->gai, on_resolved, chost, port,
                        &hints);
     if (r != 0) {
-      free(conn->cc->gai);
+      uvws__free(&c->ctx.alloc, conn->cc->gai);
       conn->cc->gai = NULL;
       goto fail;
     }
@@ -680,7 +694,7 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
     }
   }
   if (r == 0 && proto != NULL) {
-    conn->protocol = malloc(plen + 1);
+    conn->protocol = uvws__malloc(&conn->ctx->alloc, plen + 1);
     if (conn->protocol == NULL) {
       r = UV_ENOMEM;
     } else {
@@ -695,5 +709,5 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
   }
   rest = conn->hs.len - (size_t)n;
   uvws__conn_opened(conn, conn->hs.base + n, rest);
-  uvws__buf_free(&conn->hs);
+  uvws__buf_free(&conn->ctx->alloc, &conn->hs);
 }

@@ -82,7 +82,7 @@ static size_t id_slot(uint64_t id, size_t cap) {
 
 static int ids_grow(uvws__ctx_t *ctx) {
   size_t cap = ctx->ids_cap ? ctx->ids_cap * 2 : 64, i;
-  uvws_conn_t **t = calloc(cap, sizeof(*t));
+  uvws_conn_t **t = uvws__calloc(&ctx->alloc, cap, sizeof(*t));
   if (t == NULL)
     return UV_ENOMEM;
   for (i = 0; i < ctx->ids_cap; i++) {
@@ -94,7 +94,7 @@ static int ids_grow(uvws__ctx_t *ctx) {
       t[j] = c;
     }
   }
-  free(ctx->ids);
+  uvws__free(&ctx->alloc, ctx->ids);
   ctx->ids = t;
   ctx->ids_cap = cap;
   return 0;
@@ -161,6 +161,15 @@ uint64_t uvws_conn_id(const uvws_conn_t *conn) {
   return conn->id;
 }
 
+uvws_server_t *uvws_conn_server(const uvws_conn_t *conn) {
+  return conn->server;
+}
+
+uvws_client_t *uvws_conn_client(const uvws_conn_t *conn) {
+  return conn->is_client ? uvws__container_of(conn->ctx, uvws_client_t, ctx)
+                         : NULL;
+}
+
 int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
                     const uvws_limits_t *limits) {
   int r;
@@ -172,6 +181,16 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   conn->cbs = &no_callbacks;
   conn->limits = &ctx->limits;
   conn->heap_idx = UINT32_MAX;
+  /* Room in the deadline heap for every connection, taken now, so that
+   * setting a deadline never needs memory. */
+  if (ctx->heap_cap <= ctx->nconns) {
+    size_t cap = ctx->heap_cap ? ctx->heap_cap * 2 : 64;
+    uvws_conn_t **h = uvws__realloc(&ctx->alloc, ctx->heap, cap * sizeof(*h));
+    if (h == NULL)
+      return UV_ENOMEM;
+    ctx->heap = h;
+    ctx->heap_cap = cap;
+  }
   conn->id = ++ctx->next_id;
   if (ctx->ids != NULL && ids_insert(ctx, conn) != 0)
     return UV_ENOMEM;
@@ -182,7 +201,7 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   }
   conn->tcp.data = conn;
   conn->pending = 1;
-  uvws__proto_init(&conn->proto, &proto_cbs, conn, !is_client,
+  uvws__proto_init(&conn->proto, &ctx->alloc, &proto_cbs, conn, !is_client,
                    conn->limits->max_message_size);
   conn->proto.max_fragments = conn->limits->max_fragments;
   /* Link into the context so closing it reaches every connection. */
@@ -219,16 +238,16 @@ void uvws__ctx_close(uvws__ctx_t *ctx, uv_close_cb close_cb) {
     uvws__wout_t *o = ctx->free_outs;
     ctx->free_outs = o->next_free;
     for (int i = 0; i < 2; i++) {
-      uvws__buf_free(&o->batch[i].arena);
-      free(o->batch[i].segs);
+      uvws__buf_free(&ctx->alloc, &o->batch[i].arena);
+      uvws__free(&ctx->alloc, o->batch[i].segs);
     }
-    free(o);
+    uvws__free(&ctx->alloc, o);
   }
   ctx->nfree_outs = 0;
-  free(ctx->heap);
+  uvws__free(&ctx->alloc, ctx->heap);
   ctx->heap = NULL;
   ctx->heap_len = ctx->heap_cap = 0;
-  free(ctx->ids);
+  uvws__free(&ctx->alloc, ctx->ids);
   ctx->ids = NULL;
   ctx->ids_cap = ctx->ids_len = 0;
   ctx->close_cb = close_cb;
@@ -318,18 +337,7 @@ void uvws__conn_set_timer(uvws_conn_t *conn, unsigned ms) {
     return;
   conn->deadline = uv_now(ctx->loop) + ms;
   if (conn->heap_idx == UINT32_MAX) {
-    if (ctx->heap_len == ctx->heap_cap) {
-      size_t cap = ctx->heap_cap ? ctx->heap_cap * 2 : 64;
-      uvws_conn_t **h = realloc(ctx->heap, cap * sizeof(*h));
-      if (h == NULL) {
-        /* Without a deadline a connection could hang: end it now. */
-        uvws__conn_error(conn, UV_ENOMEM);
-        uvws__conn_finish(conn);
-        return;
-      }
-      ctx->heap = h;
-      ctx->heap_cap = cap;
-    }
+    /* uvws__conn_init() made room. */
     conn->heap_idx = (uint32_t)ctx->heap_len;
     ctx->heap[ctx->heap_len++] = conn;
     heap_up(ctx, conn->heap_idx);
@@ -406,13 +414,14 @@ static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   b->arena.len = 0;
   /* Keep a modest arena for the next batch; release a large one. */
   if (b->arena.cap > 256 * 1024)
-    uvws__buf_free(&b->arena);
+    uvws__buf_free(&conn->ctx->alloc, &b->arena);
 }
 
 static void out_put(uvws_conn_t *conn);
 
 static void conn_free(uvws_conn_t *conn) {
   uvws__ctx_t *ctx = conn->ctx;
+  const uvws_allocator_t *al = &ctx->alloc;
 
   conn->out_pinned = 0;
   out_put(conn);
@@ -420,15 +429,15 @@ static void conn_free(uvws_conn_t *conn) {
   uvws__conn_tls_free(conn);
   if (conn->pmd) {
     uvws__pmd_free(conn->pmd);
-    free(conn->pmd);
+    uvws__free(al, conn->pmd);
   }
   if (conn->own_cbs)
-    free((void *)conn->cbs);
-  uvws__buf_free(&conn->hs);
-  free(conn->close_reason);
-  free(conn->url);
-  free(conn->protocol);
-  free(conn->extensions);
+    uvws__free(al, (void *)conn->cbs);
+  uvws__buf_free(al, &conn->hs);
+  uvws__free(al, conn->close_reason);
+  uvws__free(al, conn->url);
+  uvws__free(al, conn->protocol);
+  uvws__free(al, conn->extensions);
   if (conn->is_client)
     uvws__client_conn_free(conn);
   else
@@ -442,7 +451,7 @@ static void conn_free(uvws_conn_t *conn) {
   if (conn->next)
     conn->next->prev = conn->prev;
   ctx->nconns--;
-  free(conn);
+  uvws__free(al, conn);
   if (ctx->closing && ctx->nconns == 0 && ctx->on_last_conn)
     ctx->on_last_conn(ctx);
 }
@@ -502,7 +511,7 @@ static int out_get(uvws_conn_t *conn) {
     ctx->free_outs = o->next_free;
     ctx->nfree_outs--;
   } else {
-    o = calloc(1, sizeof(*o));
+    o = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*o));
     if (o == NULL)
       return UV_ENOMEM;
   }
@@ -533,10 +542,10 @@ static void out_put(uvws_conn_t *conn) {
     return;
   }
   for (int i = 0; i < 2; i++) {
-    uvws__buf_free(&o->batch[i].arena);
-    free(o->batch[i].segs);
+    uvws__buf_free(&conn->ctx->alloc, &o->batch[i].arena);
+    uvws__free(&conn->ctx->alloc, o->batch[i].segs);
   }
-  free(o);
+  uvws__free(&conn->ctx->alloc, o);
 }
 
 int uvws__conn_pin_out(uvws_conn_t *conn) {
@@ -558,12 +567,13 @@ uvws__buf_t *uvws__conn_arena(uvws_conn_t *conn) {
   return b ? &b->arena : NULL;
 }
 
-static int batch_add_seg(uvws__wbatch_t *b, const char *ext, size_t len,
-                         uvws_send_cb cb, void *arg) {
+static int batch_add_seg(const uvws_allocator_t *al, uvws__wbatch_t *b,
+                         const char *ext, size_t len, uvws_send_cb cb,
+                         void *arg) {
   uvws__wseg_t *s;
   if (b->nsegs == b->segs_cap) {
     size_t cap = b->segs_cap ? b->segs_cap * 2 : 4;
-    s = realloc(b->segs, cap * sizeof(*s));
+    s = uvws__realloc(al, b->segs, cap * sizeof(*s));
     if (s == NULL)
       return UV_ENOMEM;
     b->segs = s;
@@ -582,7 +592,8 @@ static int batch_add_seg(uvws__wbatch_t *b, const char *ext, size_t len,
 
 int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
   uvws__wbatch_t *b = filling(conn);
-  return b ? uvws__buf_append(&b->arena, data, len) : UV_ENOMEM;
+  return b ? uvws__buf_append(&conn->ctx->alloc, &b->arena, data, len)
+           : UV_ENOMEM;
 }
 
 /* Frames a payload straight into the filling batch: header, then the
@@ -610,7 +621,7 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
       return r;
   }
   copy = (nocopy && !conn->is_client) ? 0 : len;
-  r = uvws__buf_reserve(&b->arena, UVWS__MAX_HEADER + copy);
+  r = uvws__buf_reserve(&conn->ctx->alloc, &b->arena, UVWS__MAX_HEADER + copy);
   if (r != 0)
     return r;
   out = (uint8_t *)b->arena.base + b->arena.len;
@@ -624,8 +635,8 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
   }
   b->arena.len += hlen + copy;
   if (copy < len || cb != NULL) {
-    r = batch_add_seg(b, copy < len ? data : NULL, copy < len ? len : 0, cb,
-                      arg);
+    r = batch_add_seg(&conn->ctx->alloc, b, copy < len ? data : NULL,
+                      copy < len ? len : 0, cb, arg);
     if (r != 0) {
       b->arena.len -= hlen + copy;
       return r;
@@ -705,33 +716,35 @@ int uvws__conn_set_deflate(uvws_conn_t *conn, const uvws__pmd_params_t *params,
                            const char *extensions, size_t extensions_len) {
   uvws__pmd_config_t cfg;
   uvws__deflate_resolve(&cfg, opts);
-  conn->pmd = malloc(sizeof(*conn->pmd));
-  conn->extensions = malloc(extensions_len + 1);
+  conn->pmd = uvws__malloc(&conn->ctx->alloc, sizeof(*conn->pmd));
+  conn->extensions = uvws__malloc(&conn->ctx->alloc, extensions_len + 1);
   if (conn->pmd == NULL || conn->extensions == NULL) {
-    free(conn->pmd);
+    uvws__free(&conn->ctx->alloc, conn->pmd);
     conn->pmd = NULL;
     return UV_ENOMEM;
   }
   memcpy(conn->extensions, extensions, extensions_len);
   conn->extensions[extensions_len] = '\0';
-  uvws__pmd_init(conn->pmd, params, cfg.level, cfg.mem_level);
+  uvws__pmd_init(conn->pmd, &conn->ctx->alloc, params, cfg.level,
+                 cfg.mem_level);
   uvws__proto_set_deflate(&conn->proto, conn->pmd);
   conn->deflate_threshold = opts ? opts->threshold : 0;
   return 0;
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
+  uvws_conn_t *conn = uvws__container_of(req->handle, uvws_conn_t, tcp);
   (void)status;
-  free(req);
+  uvws__free(&conn->ctx->alloc, req);
 }
 
 /* Sends FIN and keeps reading until the peer closes too (or the timer
  * fires), so that what we sent last is not lost to a reset. */
 static void shutdown_write(uvws_conn_t *conn) {
-  uv_shutdown_t *req = malloc(sizeof(*req));
+  uv_shutdown_t *req = uvws__malloc(&conn->ctx->alloc, sizeof(*req));
   if (req == NULL ||
       uv_shutdown(req, (uv_stream_t *)&conn->tcp, on_shutdown) != 0) {
-    free(req);
+    uvws__free(&conn->ctx->alloc, req);
     uvws__conn_finish(conn);
   }
 }
@@ -796,7 +809,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
   }
 
   if (2 * b->nsegs + 1 > UVWS__STACK_BUFS) {
-    bufs = malloc((2 * b->nsegs + 1) * sizeof(*bufs));
+    bufs = uvws__malloc(&conn->ctx->alloc, (2 * b->nsegs + 1) * sizeof(*bufs));
     if (bufs == NULL) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
@@ -821,7 +834,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
     r = uvws__conn_tls_seal(conn, b, bufs, &nbufs);
     if (r != 0) {
       if (bufs != stack)
-        free(bufs);
+        uvws__free(&conn->ctx->alloc, bufs);
       uvws__conn_error(conn, r);
       uvws__conn_finish(conn);
       return;
@@ -835,14 +848,14 @@ void uvws__conn_flush(uvws_conn_t *conn) {
     r = uv_try_write((uv_stream_t *)&conn->tcp, bufs, (unsigned)nbufs);
     if (r >= 0 && (size_t)r == total) {
       if (bufs != stack)
-        free(bufs);
+        uvws__free(&conn->ctx->alloc, bufs);
       batch_done(conn, b, 0);
       out_put(conn);
       return;
     }
     if (r < 0 && r != UV_EAGAIN) {
       if (bufs != stack)
-        free(bufs);
+        uvws__free(&conn->ctx->alloc, bufs);
       uvws__conn_error(conn, r);
       uvws__conn_finish(conn);
       return;
@@ -860,7 +873,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
   r = uv_write(&conn->out->wreq, (uv_stream_t *)&conn->tcp, bufs + i,
                (unsigned)(nbufs - i), on_write);
   if (bufs != stack)
-    free(bufs);
+    uvws__free(&conn->ctx->alloc, bufs);
   if (r != 0) {
     conn->writing = 0;
     conn->fill ^= 1;
@@ -961,6 +974,10 @@ static void conn_fail(uvws_conn_t *conn, int err, unsigned code) {
     uvws__conn_finish(conn);
 }
 
+void uvws__conn_fail(uvws_conn_t *conn, int err, unsigned code) {
+  conn_fail(conn, err, code);
+}
+
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
   conn->last_msg = uv_now(conn->ctx->loop);
@@ -1018,8 +1035,8 @@ static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
 
   conn->close_received = 1;
   if (!conn->failed) {
-    free(conn->close_reason);
-    conn->close_reason = malloc(n + 1);
+    uvws__free(&conn->ctx->alloc, conn->close_reason);
+    conn->close_reason = uvws__malloc(&conn->ctx->alloc, n + 1);
     if (conn->close_reason) {
       memcpy(conn->close_reason, r, n);
       conn->close_reason[n] = '\0';
@@ -1084,7 +1101,8 @@ void uvws__conn_http_end(uvws_conn_t *conn) {
 void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
                             const char *extra_headers) {
   uvws__buf_t *a = uvws__conn_arena(conn);
-  if (a == NULL || uvws__hs_build_error(a, status, extra_headers) != 0) {
+  if (a == NULL ||
+      uvws__hs_build_error(&conn->ctx->alloc, a, status, extra_headers) != 0) {
     uvws__conn_finish(conn);
     return;
   }
@@ -1120,7 +1138,7 @@ void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len) {
   if (conn->state == UVWS_CONNECTING && !conn->failed) {
     /* All of it is kept: frames may follow the head in the same read. */
     size_t old = conn->hs.len;
-    if (uvws__buf_append(&conn->hs, data, len) != 0) {
+    if (uvws__buf_append(&conn->ctx->alloc, &conn->hs, data, len) != 0) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
     } else if (!head_may_end(&conn->hs, old) &&
@@ -1278,7 +1296,7 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   if (conn->limits->buffered_policy == UVWS_BUFFERED_REFUSE &&
       conn->buffered + payload > conn->limits->max_buffered)
     return UVWS_EBUFFERFULL;
-  r = batch_add_seg(b, frame, len, release, arg);
+  r = batch_add_seg(&conn->ctx->alloc, b, frame, len, release, arg);
   if (r != 0)
     return r;
   b->payload += payload;

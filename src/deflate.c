@@ -191,16 +191,18 @@ static int read_element(const ext_t *e, int offer, pmd_element_t *el) {
   return 0;
 }
 
-static int append_param(uvws__buf_t *b, const char *name, int value) {
+static int append_param(const uvws_allocator_t *al, uvws__buf_t *b,
+                        const char *name, int value) {
   char tmp[64];
   if (value > 0)
     snprintf(tmp, sizeof(tmp), "; %s=%d", name, value);
   else
     snprintf(tmp, sizeof(tmp), "; %s", name);
-  return uvws__buf_append_str(b, tmp);
+  return uvws__buf_append_str(al, b, tmp);
 }
 
-int uvws__pmd_negotiate(const uvws__http_head_t *head,
+int uvws__pmd_negotiate(const uvws_allocator_t *al,
+                        const uvws__http_head_t *head,
                         const uvws__pmd_config_t *cfg, uvws__pmd_params_t *out,
                         uvws__buf_t *response) {
   for (size_t h = 0; h < head->num_headers; h++) {
@@ -236,13 +238,15 @@ int uvws__pmd_negotiate(const uvws__http_head_t *head,
           rx = cfg->client_max_window_bits;
       }
 
-      if (uvws__buf_append_str(response, "permessage-deflate") != 0 ||
-          (snct && append_param(response, "server_no_context_takeover", 0)) ||
-          (cnct && append_param(response, "client_no_context_takeover", 0)) ||
+      if (uvws__buf_append_str(al, response, "permessage-deflate") != 0 ||
+          (snct &&
+           append_param(al, response, "server_no_context_takeover", 0)) ||
+          (cnct &&
+           append_param(al, response, "client_no_context_takeover", 0)) ||
           ((tx < 15 || el.smwb) &&
-           append_param(response, "server_max_window_bits", tx)) ||
+           append_param(al, response, "server_max_window_bits", tx)) ||
           (el.cmwb != 0 && (rx < 15 || el.cmwb > 0) &&
-           append_param(response, "client_max_window_bits", rx))) {
+           append_param(al, response, "client_max_window_bits", rx))) {
         response->len = saved;
         return UVWS__ENOMEM;
       }
@@ -258,20 +262,21 @@ int uvws__pmd_negotiate(const uvws__http_head_t *head,
   return 0;
 }
 
-int uvws__pmd_offer(const uvws__pmd_config_t *cfg, uvws__buf_t *out) {
+int uvws__pmd_offer(const uvws_allocator_t *al, const uvws__pmd_config_t *cfg,
+                    uvws__buf_t *out) {
   /* client_max_window_bits always: it tells the server we can honour a
    * smaller window (7.1.2.2). */
-  if (uvws__buf_append_str(out, "permessage-deflate") != 0 ||
-      append_param(out, "client_max_window_bits",
+  if (uvws__buf_append_str(al, out, "permessage-deflate") != 0 ||
+      append_param(al, out, "client_max_window_bits",
                    cfg->client_max_window_bits < 15
                        ? cfg->client_max_window_bits
                        : 0) != 0 ||
       (cfg->server_no_context_takeover &&
-       append_param(out, "server_no_context_takeover", 0) != 0) ||
+       append_param(al, out, "server_no_context_takeover", 0) != 0) ||
       (cfg->client_no_context_takeover &&
-       append_param(out, "client_no_context_takeover", 0) != 0) ||
+       append_param(al, out, "client_no_context_takeover", 0) != 0) ||
       (cfg->server_max_window_bits < 15 &&
-       append_param(out, "server_max_window_bits",
+       append_param(al, out, "server_max_window_bits",
                     cfg->server_max_window_bits) != 0))
     return UVWS__ENOMEM;
   return 0;
@@ -324,9 +329,20 @@ int uvws__pmd_accept(const uvws__http_head_t *head,
 
 /* ---- the codec --------------------------------------------------------- */
 
-void uvws__pmd_init(uvws__pmd_t *z, const uvws__pmd_params_t *params,
-                    int level, int mem_level) {
+/* zlib's memory comes from the connection's allocator. */
+static voidpf pmd_zalloc(voidpf opaque, uInt items, uInt size) {
+  return uvws__calloc(opaque, items, size);
+}
+
+static void pmd_zfree(voidpf opaque, voidpf p) {
+  uvws__free(opaque, p);
+}
+
+void uvws__pmd_init(uvws__pmd_t *z, const uvws_allocator_t *al,
+                    const uvws__pmd_params_t *params, int level,
+                    int mem_level) {
   memset(z, 0, sizeof(*z));
+  z->alloc = al;
   z->params = *params;
   z->level = level;
   z->mem_level = mem_level;
@@ -335,12 +351,12 @@ void uvws__pmd_init(uvws__pmd_t *z, const uvws__pmd_params_t *params,
 void uvws__pmd_free(uvws__pmd_t *z) {
   if (z->tx) {
     deflateEnd(z->tx);
-    free(z->tx);
+    uvws__free(z->alloc, z->tx);
     z->tx = NULL;
   }
   if (z->rx) {
     inflateEnd(z->rx);
-    free(z->rx);
+    uvws__free(z->alloc, z->rx);
     z->rx = NULL;
   }
 }
@@ -358,7 +374,7 @@ size_t uvws__pmd_memory(const uvws__pmd_params_t *p, int mem_level) {
 
 /* Grows out so it has room, never past limit + 1 bytes in all: one byte
  * over the limit is how an oversized message is noticed. */
-static int grow(uvws__buf_t *out, size_t limit) {
+static int grow(const uvws_allocator_t *al, uvws__buf_t *out, size_t limit) {
   size_t cap = out->cap ? out->cap * 2 : 16384;
   size_t most = limit == (size_t)-1 ? limit : limit + 1;
   char *p;
@@ -368,7 +384,7 @@ static int grow(uvws__buf_t *out, size_t limit) {
     cap = most;
   if (cap <= out->cap)
     return 0;
-  p = realloc(out->base, cap);
+  p = uvws__realloc(al, out->base, cap);
   if (p == NULL)
     return UVWS__ENOMEM;
   out->base = p;
@@ -386,7 +402,7 @@ static int inflate_into(uvws__pmd_t *z, const uint8_t *in, size_t n,
     int r;
     if (out->len > limit)
       return UVWS_ETOOBIG;
-    if (out->cap - out->len < 1024 && grow(out, limit) != 0)
+    if (out->cap - out->len < 1024 && grow(z->alloc, out, limit) != 0)
       return UVWS__ENOMEM;
     room = out->cap - out->len;
     /* A buffer that came with room of its own still takes at most one
@@ -432,12 +448,15 @@ int uvws__pmd_inflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
   int r;
 
   if (z->rx == NULL) {
-    z_stream *s = calloc(1, sizeof(*s));
+    z_stream *s = uvws__calloc(z->alloc, 1, sizeof(*s));
     if (s == NULL)
       return UVWS__ENOMEM;
+    s->zalloc = pmd_zalloc;
+    s->zfree = pmd_zfree;
+    s->opaque = (voidpf)z->alloc;
     /* Negative window bits: a raw DEFLATE stream, no zlib wrapper. */
     if (inflateInit2(s, -(int)z->params.rx_window) != Z_OK) {
-      free(s);
+      uvws__free(z->alloc, s);
       return UVWS__ENOMEM;
     }
     z->rx = s;
@@ -465,12 +484,15 @@ int uvws__pmd_deflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
   z_stream *s = z->tx;
 
   if (s == NULL) {
-    s = calloc(1, sizeof(*s));
+    s = uvws__calloc(z->alloc, 1, sizeof(*s));
     if (s == NULL)
       return UVWS__ENOMEM;
+    s->zalloc = pmd_zalloc;
+    s->zfree = pmd_zfree;
+    s->opaque = (voidpf)z->alloc;
     if (deflateInit2(s, z->level, Z_DEFLATED, -(int)z->params.tx_window,
                      z->mem_level, Z_DEFAULT_STRATEGY) != Z_OK) {
-      free(s);
+      uvws__free(z->alloc, s);
       return UVWS__ENOMEM;
     }
     z->tx = s;
@@ -489,8 +511,9 @@ int uvws__pmd_deflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
     /* A sync flush ends on a byte boundary with an empty stored block,
      * 00 00 ff ff, which 7.2.1 removes at the end of the message. */
     flush = left > 0 ? Z_NO_FLUSH : Z_SYNC_FLUSH;
-    if (uvws__buf_reserve(out, n / 2 + 64 < (1u << 20) ? n / 2 + 64
-                                                       : (1u << 20)) != 0)
+    if (uvws__buf_reserve(z->alloc, out,
+                          n / 2 + 64 < (1u << 20) ? n / 2 + 64 : (1u << 20)) !=
+        0)
       return UVWS__ENOMEM;
     room = out->cap - out->len;
     if (room > (uInt)-1)
@@ -508,7 +531,7 @@ int uvws__pmd_deflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
       /* zlib had nothing to flush (no input since the last flush). The
        * receiver appends 00 00 ff ff, which needs the 3-bit header of an
        * empty stored block before it: a single 0x00 (RFC 7692 7.2.3.6). */
-      if (uvws__buf_append(out, "", 1) != 0)
+      if (uvws__buf_append(z->alloc, out, "", 1) != 0)
         return UVWS__ENOMEM;
     }
     if (z->params.tx_no_takeover)

@@ -35,13 +35,15 @@ typedef struct {
  * set and the response's extension value appended to response, 0 when no
  * offer was acceptable, UVWS_EHANDSHAKE when a header is not a valid
  * extension list, or UV_ENOMEM (-12). */
-int uvws__pmd_negotiate(const uvws__http_head_t *head,
+int uvws__pmd_negotiate(const uvws_allocator_t *al,
+                        const uvws__http_head_t *head,
                         const uvws__pmd_config_t *cfg, uvws__pmd_params_t *out,
                         uvws__buf_t *response);
 
 /* Client side: appends the offer (a Sec-WebSocket-Extensions value) for cfg
  * to out. Returns 0 or UV_ENOMEM. */
-int uvws__pmd_offer(const uvws__pmd_config_t *cfg, uvws__buf_t *out);
+int uvws__pmd_offer(const uvws_allocator_t *al, const uvws__pmd_config_t *cfg,
+                    uvws__buf_t *out);
 
 /* Client side: checks the server's response (every Sec-WebSocket-Extensions
  * header of head) against the offer made from cfg. Returns 1 with *out set
@@ -55,6 +57,7 @@ int uvws__pmd_accept(const uvws__http_head_t *head,
 /* The codec of one connection. Its zlib streams are allocated on first use
  * and sized by the agreed window bits. */
 typedef struct {
+  const uvws_allocator_t *alloc; /* for the zlib streams and output */
   uvws__pmd_params_t params;
   int level;
   int mem_level;
@@ -63,8 +66,9 @@ typedef struct {
   uint8_t rx_boundary; /* the inflater stopped between two blocks */
 } uvws__pmd_t;
 
-void uvws__pmd_init(uvws__pmd_t *z, const uvws__pmd_params_t *params,
-                    int level, int mem_level);
+/* al must outlive z. */
+void uvws__pmd_init(uvws__pmd_t *z, const uvws_allocator_t *al,
+                    const uvws__pmd_params_t *params, int level, int mem_level);
 void uvws__pmd_free(uvws__pmd_t *z);
 
 /* 1 if messages can be compressed: zlib cannot produce a raw stream for an

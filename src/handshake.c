@@ -491,7 +491,8 @@ int uvws__hs_check_request(const uvws__http_head_t *head,
   return 0;
 }
 
-int uvws__hs_offered_protocols(const uvws__http_head_t *head, uvws__buf_t *list,
+int uvws__hs_offered_protocols(const uvws_allocator_t *al,
+                               const uvws__http_head_t *head, uvws__buf_t *list,
                                size_t *count) {
   static const char name[] = "Sec-WebSocket-Protocol";
   size_t i, n = 0, start_len = list->len;
@@ -512,7 +513,7 @@ int uvws__hs_offered_protocols(const uvws__http_head_t *head, uvws__buf_t *list,
         r = UVWS_EHANDSHAKE;
         goto fail;
       }
-      r = uvws__buf_reserve(list, elem_len + 1);
+      r = uvws__buf_reserve(al, list, elem_len + 1);
       if (r != 0)
         goto fail;
       memcpy(list->base + list->len, elem, elem_len);
@@ -559,19 +560,21 @@ void uvws__hs_accept(const char *key, size_t key_len, char out[29]) {
 
 /* Appends NUL-terminated strings until a NULL one. On failure the caller
  * truncates the buffer back. */
-static int hs__append_all(uvws__buf_t *out, const char *const *parts) {
+static int hs__append_all(const uvws_allocator_t *al, uvws__buf_t *out,
+                          const char *const *parts) {
   int r;
   for (; *parts != NULL; parts++) {
-    r = uvws__buf_append_str(out, *parts);
+    r = uvws__buf_append_str(al, out, *parts);
     if (r != 0)
       return r;
   }
   return 0;
 }
 
-static int hs__build_request(uvws__buf_t *out, const char *target,
-                             const char *host_header, const char *key,
-                             const char *origin, const char *const *protocols,
+static int hs__build_request(const uvws_allocator_t *al, uvws__buf_t *out,
+                             const char *target, const char *host_header,
+                             const char *key, const char *origin,
+                             const char *const *protocols,
                              const char *extra_headers) {
   const char *fixed[] = {"GET ",
                          target,
@@ -586,43 +589,45 @@ static int hs__build_request(uvws__buf_t *out, const char *target,
   size_t i;
   int r;
 
-  r = hs__append_all(out, fixed);
+  r = hs__append_all(al, out, fixed);
   if (r == 0 && origin != NULL) {
     const char *line[] = {"Origin: ", origin, "\r\n", NULL};
-    r = hs__append_all(out, line);
+    r = hs__append_all(al, out, line);
   }
   if (r == 0 && protocols != NULL && protocols[0] != NULL) {
-    r = uvws__buf_append_str(out, "Sec-WebSocket-Protocol: ");
+    r = uvws__buf_append_str(al, out, "Sec-WebSocket-Protocol: ");
     for (i = 0; r == 0 && protocols[i] != NULL; i++) {
       if (i > 0)
-        r = uvws__buf_append_str(out, ", ");
+        r = uvws__buf_append_str(al, out, ", ");
       if (r == 0)
-        r = uvws__buf_append_str(out, protocols[i]);
+        r = uvws__buf_append_str(al, out, protocols[i]);
     }
     if (r == 0)
-      r = uvws__buf_append_str(out, "\r\n");
+      r = uvws__buf_append_str(al, out, "\r\n");
   }
   if (r == 0 && extra_headers != NULL)
-    r = uvws__buf_append_str(out, extra_headers);
+    r = uvws__buf_append_str(al, out, extra_headers);
   if (r == 0)
-    r = uvws__buf_append_str(out, "\r\n");
+    r = uvws__buf_append_str(al, out, "\r\n");
   return r;
 }
 
-int uvws__hs_build_request(uvws__buf_t *out, const char *target,
-                           const char *host_header, const char *key,
-                           const char *origin, const char *const *protocols,
+int uvws__hs_build_request(const uvws_allocator_t *al, uvws__buf_t *out,
+                           const char *target, const char *host_header,
+                           const char *key, const char *origin,
+                           const char *const *protocols,
                            const char *extra_headers) {
   size_t start_len = out->len;
-  int r = hs__build_request(out, target, host_header, key, origin, protocols,
-                            extra_headers);
+  int r = hs__build_request(al, out, target, host_header, key, origin,
+                            protocols, extra_headers);
   if (r != 0)
     out->len = start_len;
   return r;
 }
 
-int uvws__hs_build_101(uvws__buf_t *out, const char *accept,
-                       const char *protocol, const char *extensions) {
+int uvws__hs_build_101(const uvws_allocator_t *al, uvws__buf_t *out,
+                       const char *accept, const char *protocol,
+                       const char *extensions) {
   const char *fixed[] = {"HTTP/1.1 101 Switching Protocols\r\n"
                          "Upgrade: websocket\r\n"
                          "Connection: Upgrade\r\n"
@@ -631,18 +636,18 @@ int uvws__hs_build_101(uvws__buf_t *out, const char *accept,
   size_t start_len = out->len;
   int r;
 
-  r = hs__append_all(out, fixed);
+  r = hs__append_all(al, out, fixed);
   if (r == 0 && protocol != NULL) {
     const char *line[] = {"Sec-WebSocket-Protocol: ", protocol, "\r\n", NULL};
-    r = hs__append_all(out, line);
+    r = hs__append_all(al, out, line);
   }
   if (r == 0 && extensions != NULL) {
     const char *line[] = {"Sec-WebSocket-Extensions: ", extensions, "\r\n",
                           NULL};
-    r = hs__append_all(out, line);
+    r = hs__append_all(al, out, line);
   }
   if (r == 0)
-    r = uvws__buf_append_str(out, "\r\n");
+    r = uvws__buf_append_str(al, out, "\r\n");
   if (r != 0)
     out->len = start_len;
   return r;
@@ -719,8 +724,8 @@ const char *uvws__http_reason(int status) {
   return hs__reason(status);
 }
 
-int uvws__hs_build_error(uvws__buf_t *out, int status,
-                         const char *extra_headers) {
+int uvws__hs_build_error(const uvws_allocator_t *al, uvws__buf_t *out,
+                         int status, const char *extra_headers) {
   char line[64], body[64], length[32];
   const char *reason;
   size_t start_len = out->len;
@@ -745,7 +750,7 @@ int uvws__hs_build_error(uvws__buf_t *out, int status,
                            status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
                            extra_headers != NULL ? extra_headers : "", "\r\n",
                            body, NULL};
-    r = hs__append_all(out, parts);
+    r = hs__append_all(al, out, parts);
   }
   if (r != 0)
     out->len = start_len;

@@ -84,8 +84,9 @@ int uvws__hs_check_request(const uvws__http_head_t *head,
  * Sec-WebSocket-Protocol header, comma-separated tokens), each as a
  * NUL-terminated string, one after another; *count gets how many. Returns 0,
  * UV_ENOMEM, or UVWS_EHANDSHAKE if an element is not a token. */
-int uvws__hs_offered_protocols(const uvws__http_head_t *head,
-                               uvws__buf_t *list, size_t *count);
+int uvws__hs_offered_protocols(const uvws_allocator_t *al,
+                               const uvws__http_head_t *head, uvws__buf_t *list,
+                               size_t *count);
 
 /* Writes the Sec-WebSocket-Accept value for key (28 characters and a NUL)
  * into out: base64(SHA-1(key + the RFC 6455 GUID)). */
@@ -97,22 +98,24 @@ void uvws__hs_accept(const char *key, size_t key_len, char out[29]);
  * Sec-WebSocket-Protocol with protocols (NULL-terminated list; NULL or
  * empty for none), and extra_headers verbatim if not NULL (each line already
  * ending in CRLF). Returns 0 or UV_ENOMEM. */
-int uvws__hs_build_request(uvws__buf_t *out, const char *target,
-                           const char *host_header, const char *key,
-                           const char *origin, const char *const *protocols,
+int uvws__hs_build_request(const uvws_allocator_t *al, uvws__buf_t *out,
+                           const char *target, const char *host_header,
+                           const char *key, const char *origin,
+                           const char *const *protocols,
                            const char *extra_headers);
 
 /* Appends the 101 answer to out, with Sec-WebSocket-Protocol and
  * Sec-WebSocket-Extensions when those are not NULL. Returns 0 or UV_ENOMEM. */
-int uvws__hs_build_101(uvws__buf_t *out, const char *accept,
-                       const char *protocol, const char *extensions);
+int uvws__hs_build_101(const uvws_allocator_t *al, uvws__buf_t *out,
+                       const char *accept, const char *protocol,
+                       const char *extensions);
 
 /* Appends a complete refusal to out: status line with the standard reason
  * phrase, "Connection: close", "Content-Length" and a short text/plain body
  * naming the status, plus "Sec-WebSocket-Version: 13" when status is 426,
  * and extra_headers verbatim if not NULL. Returns 0 or UV_ENOMEM. */
-int uvws__hs_build_error(uvws__buf_t *out, int status,
-                         const char *extra_headers);
+int uvws__hs_build_error(const uvws_allocator_t *al, uvws__buf_t *out,
+                         int status, const char *extra_headers);
 
 /* The standard reason phrase for status ("Not Found"), or "Unknown". */
 const char *uvws__http_reason(int status);

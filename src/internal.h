@@ -5,6 +5,7 @@
 #include "uvws.h"
 #include "buf.h"
 #include "deflate.h"
+#include "alloc.h"
 #include "handshake.h"
 #include "proto.h"
 #include "rand.h"
@@ -31,6 +32,9 @@ typedef struct uvws__wout_s uvws__wout_t;
 
 typedef struct uvws__ctx_s {
   uv_loop_t *loop;
+  /* Where all memory of the context and its connections comes from; the
+   * context's own struct too, so it is freed last. */
+  uvws_allocator_t alloc;
   char *rbuf;
   uvws_conn_t *conns; /* doubly linked through conn->prev/next */
   size_t nconns;
@@ -100,6 +104,7 @@ typedef struct uvws__pvariant_s {
 } uvws__pvariant_t;
 
 struct uvws_prepared_s {
+  uvws_allocator_t alloc;
   unsigned refs;
   uint8_t type;    /* uvws_msg_type_t */
   size_t len;      /* payload bytes */
@@ -149,7 +154,9 @@ struct uvws_server_s {
   void *data;
   uv_tcp_t **listeners;
   size_t nlisteners;
-  size_t listeners_open;
+  size_t listeners_open; /* and refused connections being closed */
+  uv_tcp_t spare;        /* for refusing a connection without memory */
+  int spare_busy;
   int port;
   uvws_server_close_cb close_cb;
   int closer_closing;
@@ -287,6 +294,9 @@ uvws__buf_t *uvws__conn_arena(uvws_conn_t *conn);
 /* Keeps the connection's write block for its whole life (TLS). */
 int uvws__conn_pin_out(uvws_conn_t *conn);
 void uvws__conn_error(uvws_conn_t *conn, int err);
+/* Fails the connection: err for on_error, code in our close frame (or the
+ * connection just ends when even that cannot be queued). */
+void uvws__conn_fail(uvws_conn_t *conn, int err, unsigned code);
 void uvws__conn_emit_error(uvws_conn_t *conn);
 void uvws__conn_finish(uvws_conn_t *conn);
 void uvws__conn_flush(uvws_conn_t *conn);
@@ -333,6 +343,8 @@ int uvws__ctx_index_ids(uvws__ctx_t *ctx);
 /* The live connection with this id, or NULL (never was, or is gone). */
 uvws_conn_t *uvws__ctx_find(const uvws__ctx_t *ctx, uint64_t id);
 void uvws__pubsub_free(uvws_server_t *server);
+/* The allocator of the server a request came to (static.c). */
+const uvws_allocator_t *uvws__request_alloc(const uvws_request_t *req);
 void uvws__client_conn_free(uvws_conn_t *conn);
 void uvws__client_keep_response(uvws_conn_t *conn,
                                 const uvws__http_head_t *head);

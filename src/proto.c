@@ -15,9 +15,11 @@
  * ahead of the payload itself. */
 #define UVWS__MSG_RESERVE (256 * 1024)
 
-void uvws__proto_init(uvws__proto_t *p, const uvws__proto_cbs_t *cbs,
-                      void *data, int from_client, size_t max_message_size) {
+void uvws__proto_init(uvws__proto_t *p, const uvws_allocator_t *al,
+                      const uvws__proto_cbs_t *cbs, void *data, int from_client,
+                      size_t max_message_size) {
   memset(p, 0, sizeof(*p));
+  p->alloc = al;
   p->cbs = cbs;
   p->data = data;
   p->from_client = from_client ? 1 : 0;
@@ -25,8 +27,8 @@ void uvws__proto_init(uvws__proto_t *p, const uvws__proto_cbs_t *cbs,
 }
 
 void uvws__proto_free(uvws__proto_t *p) {
-  uvws__buf_free(&p->msg);
-  free(p->ctl);
+  uvws__buf_free(p->alloc, &p->msg);
+  uvws__free(p->alloc, p->ctl);
   p->ctl = NULL;
 }
 
@@ -106,8 +108,9 @@ static long data_chunk(uvws__proto_t *p, const uint8_t *d, size_t n) {
     p->cbs->on_chunk(p, op, (const char *)d, n, last);
     return 0;
   }
-  if (uvws__buf_append(&p->msg, d, n) != 0)
-    return fail(p, 1011, UVWS__ENOMEM);
+  /* No memory for the message: too big to process now (1009). */
+  if (uvws__buf_append(p->alloc, &p->msg, d, n) != 0)
+    return fail(p, 1009, UVWS__ENOMEM);
   return 0;
 }
 
@@ -176,7 +179,7 @@ static long data_end(uvws__proto_t *p) {
   deliver(p, op, p->msg.base ? p->msg.base : "", p->msg.len);
   p->msg.len = 0;
   if (p->msg.cap > UVWS__MSG_KEEP)
-    uvws__buf_free(&p->msg);
+    uvws__buf_free(p->alloc, &p->msg);
   return 0;
 }
 
@@ -206,7 +209,8 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
       r = control(p, d, (size_t)h->len);
       return r < 0 ? r : (long)h->len;
     }
-    if (p->ctl == NULL && (p->ctl = malloc(UVWS__MAX_CONTROL)) == NULL)
+    if (p->ctl == NULL &&
+        (p->ctl = uvws__malloc(p->alloc, UVWS__MAX_CONTROL)) == NULL)
       return fail(p, 1011, UVWS__ENOMEM);
     p->ctl_len = 0;
     p->state = UVWS__PS_PAYLOAD;
@@ -250,8 +254,9 @@ static long frame_begin(uvws__proto_t *p, uint8_t *d, size_t avail) {
   if (h->len > 0) {
     size_t want = h->len < UVWS__MSG_RESERVE ? (size_t)h->len
                                               : UVWS__MSG_RESERVE;
-    if (!p->compressed && !p->stream && uvws__buf_reserve(&p->msg, want) != 0)
-      return fail(p, 1011, UVWS__ENOMEM);
+    if (!p->compressed && !p->stream &&
+        uvws__buf_reserve(p->alloc, &p->msg, want) != 0)
+      return fail(p, 1009, UVWS__ENOMEM);
     p->state = UVWS__PS_PAYLOAD;
     return 0;
   }

@@ -52,6 +52,7 @@ enum {
 
 struct uvws__proto_s {
   const uvws__proto_cbs_t *cbs;
+  const uvws_allocator_t *alloc; /* for msg, ctl */
   void *data; /* the owner's */
   size_t max_message_size;
   uint8_t from_client; /* 1: we are a server, frames must be masked */
@@ -77,10 +78,12 @@ struct uvws__proto_s {
   int fail_err;       /* and the error for the application */
 };
 
-/* Prepares p. from_client: the peer is a client (we are the server).
+/* Prepares p. al (which must outlive p) allocates its buffers.
+ * from_client: the peer is a client (we are the server).
  * max_message_size: 0 for no limit. */
-void uvws__proto_init(uvws__proto_t *p, const uvws__proto_cbs_t *cbs,
-                      void *data, int from_client, size_t max_message_size);
+void uvws__proto_init(uvws__proto_t *p, const uvws_allocator_t *al,
+                      const uvws__proto_cbs_t *cbs, void *data, int from_client,
+                      size_t max_message_size);
 
 /* Turns on permessage-deflate decoding with pmd (owned by the caller, kept
  * until uvws__proto_free): RSV1 becomes legal on a message's first frame. */

@@ -21,7 +21,8 @@ static int hexval(char c) {
 }
 
 /* Percent-decodes s[0..n) onto out. -1 on a malformed escape or NUL. */
-static int pct_decode(const char *s, size_t n, uvws__buf_t *out) {
+static int pct_decode(const uvws_allocator_t *al, const char *s, size_t n,
+                      uvws__buf_t *out) {
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (c == '%') {
@@ -35,22 +36,14 @@ static int pct_decode(const char *s, size_t n, uvws__buf_t *out) {
       c = (char)(hi * 16 + lo);
       i += 2;
     }
-    if (uvws__buf_append(out, &c, 1) != 0)
+    if (uvws__buf_append(al, out, &c, 1) != 0)
       return UVWS__ENOMEM;
   }
   return 0;
 }
 
-static char *dup_n(const char *s, size_t n) {
-  char *p = malloc(n + 1);
-  if (p) {
-    memcpy(p, s, n);
-    p[n] = '\0';
-  }
-  return p;
-}
-
-int uvws__proxy_parse(const char *url, uvws__proxy_t *out) {
+int uvws__proxy_parse(const uvws_allocator_t *al, const char *url,
+                      uvws__proxy_t *out) {
   const char *s = url, *at, *end, *host, *hend, *colon = NULL;
   uvws__buf_t cred = {0};
   long port = 80;
@@ -75,9 +68,9 @@ int uvws__proxy_parse(const char *url, uvws__proxy_t *out) {
   if (at) {
     const char *sep = memchr(s, ':', (size_t)(at - s));
     size_t ulen = sep ? (size_t)(sep - s) : (size_t)(at - s);
-    if (pct_decode(s, ulen, &cred) != 0 ||
-        uvws__buf_append(&cred, ":", 1) != 0 ||
-        (sep && pct_decode(sep + 1, (size_t)(at - sep - 1), &cred) != 0))
+    if (pct_decode(al, s, ulen, &cred) != 0 ||
+        uvws__buf_append(al, &cred, ":", 1) != 0 ||
+        (sep && pct_decode(al, sep + 1, (size_t)(at - sep - 1), &cred) != 0))
       goto fail;
   }
   if (*host == '[') {
@@ -89,13 +82,13 @@ int uvws__proxy_parse(const char *url, uvws__proxy_t *out) {
         goto fail;
       colon = hend + 1;
     }
-    out->host = dup_n(host + 1, (size_t)(hend - host - 1));
+    out->host = uvws__strndup(al, host + 1, (size_t)(hend - host - 1));
   } else {
     colon = memchr(host, ':', (size_t)(end - host));
     hend = colon ? colon : end;
     if (hend == host)
       goto fail;
-    out->host = dup_n(host, (size_t)(hend - host));
+    out->host = uvws__strndup(al, host, (size_t)(hend - host));
   }
   if (out->host == NULL) {
     r = UVWS__ENOMEM;
@@ -114,7 +107,7 @@ int uvws__proxy_parse(const char *url, uvws__proxy_t *out) {
     size_t olen;
     static const char basic[] = "Basic ";
     size_t cap = sizeof(basic) + 4 * (cred.len / 3 + 1) + 1;
-    out->auth = malloc(cap);
+    out->auth = uvws__malloc(al, cap);
     if (out->auth == NULL) {
       r = UVWS__ENOMEM;
       goto fail;
@@ -126,20 +119,20 @@ int uvws__proxy_parse(const char *url, uvws__proxy_t *out) {
         0)
       goto fail;
   }
-  uvws__buf_free(&cred);
+  uvws__buf_free(al, &cred);
   return 0;
 
 fail:
-  uvws__buf_free(&cred);
-  uvws__proxy_free(out);
+  uvws__buf_free(al, &cred);
+  uvws__proxy_free(al, out);
   return r;
 }
 
-void uvws__proxy_free(uvws__proxy_t *p) {
-  free(p->host);
+void uvws__proxy_free(const uvws_allocator_t *al, uvws__proxy_t *p) {
+  uvws__free(al, p->host);
   if (p->auth) /* credentials do not linger in freed memory */
     memset(p->auth, 0, strlen(p->auth));
-  free(p->auth);
+  uvws__free(al, p->auth);
   p->host = p->auth = NULL;
 }
 
@@ -216,18 +209,19 @@ const char *uvws__proxy_from_env(const char *host, int secure) {
   return v && *v ? v : NULL;
 }
 
-int uvws__proxy_connect_request(uvws__buf_t *out, const char *authority,
-                                const uvws__proxy_t *p) {
+int uvws__proxy_connect_request(const uvws_allocator_t *al, uvws__buf_t *out,
+                                const char *authority, const uvws__proxy_t *p) {
   size_t saved = out->len;
-  if (uvws__buf_append_str(out, "CONNECT ") != 0 ||
-      uvws__buf_append_str(out, authority) != 0 ||
-      uvws__buf_append_str(out, " HTTP/1.1\r\nHost: ") != 0 ||
-      uvws__buf_append_str(out, authority) != 0 ||
-      uvws__buf_append_str(out, "\r\n") != 0 ||
-      (p->auth && (uvws__buf_append_str(out, "Proxy-Authorization: ") != 0 ||
-                   uvws__buf_append_str(out, p->auth) != 0 ||
-                   uvws__buf_append_str(out, "\r\n") != 0)) ||
-      uvws__buf_append_str(out, "\r\n") != 0) {
+  if (uvws__buf_append_str(al, out, "CONNECT ") != 0 ||
+      uvws__buf_append_str(al, out, authority) != 0 ||
+      uvws__buf_append_str(al, out, " HTTP/1.1\r\nHost: ") != 0 ||
+      uvws__buf_append_str(al, out, authority) != 0 ||
+      uvws__buf_append_str(al, out, "\r\n") != 0 ||
+      (p->auth &&
+       (uvws__buf_append_str(al, out, "Proxy-Authorization: ") != 0 ||
+        uvws__buf_append_str(al, out, p->auth) != 0 ||
+        uvws__buf_append_str(al, out, "\r\n") != 0)) ||
+      uvws__buf_append_str(al, out, "\r\n") != 0) {
     out->len = saved;
     return UVWS__ENOMEM;
   }

@@ -16,8 +16,9 @@ typedef struct uvws__proxy_s {
  * 80 by default; user and password percent-decoded). On 0 the strings in
  * out are allocated; UVWS_EBADPROXY or UV_ENOMEM (-12) otherwise, with
  * nothing allocated. */
-int uvws__proxy_parse(const char *url, uvws__proxy_t *out);
-void uvws__proxy_free(uvws__proxy_t *p);
+int uvws__proxy_parse(const uvws_allocator_t *al, const char *url,
+                      uvws__proxy_t *out);
+void uvws__proxy_free(const uvws_allocator_t *al, uvws__proxy_t *p);
 
 /* The proxy the environment names for a connection to host (secure: a
  * wss:// URL), as curl picks it: https_proxy / HTTPS_PROXY for wss://,
@@ -32,7 +33,7 @@ int uvws__no_proxy_match(const char *list, const char *host);
 
 /* Appends "CONNECT authority HTTP/1.1" with Host and Proxy-Authorization.
  * authority is "host:port" (IPv6 hosts in brackets). 0 or UV_ENOMEM. */
-int uvws__proxy_connect_request(uvws__buf_t *out, const char *authority,
-                                const uvws__proxy_t *p);
+int uvws__proxy_connect_request(const uvws_allocator_t *al, uvws__buf_t *out,
+                                const char *authority, const uvws__proxy_t *p);
 
 #endif

@@ -18,23 +18,34 @@
 
 int uvws_prepared_create(uvws_msg_type_t type, const char *data, size_t len,
                          uvws_prepared_t **out) {
+  return uvws_prepared_create_ex(NULL, type, data, len, out);
+}
+
+int uvws_prepared_create_ex(const uvws_allocator_t *allocator,
+                            uvws_msg_type_t type, const char *data, size_t len,
+                            uvws_prepared_t **out) {
+  uvws_allocator_t al;
   uvws_prepared_t *m;
   uint8_t hdr[UVWS__MAX_HEADER];
   size_t hlen;
+  int r = uvws__allocator_resolve(&al, allocator);
 
+  if (r != 0)
+    return r;
   if ((type != UVWS_TEXT && type != UVWS_BINARY) || (len && data == NULL))
     return UV_EINVAL;
   if (type == UVWS_TEXT && !uvws__utf8_is_valid(data, len))
     return UVWS_EBADUTF8;
-  m = calloc(1, sizeof(*m));
+  m = uvws__calloc(&al, 1, sizeof(*m));
   if (m == NULL)
     return UV_ENOMEM;
+  m->alloc = al;
   hlen = uvws__frame_encode(hdr, 1, 0,
                             type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY,
                             len, NULL);
-  m->plain = malloc(hlen + len + 1);
+  m->plain = uvws__malloc(&al, hlen + len + 1);
   if (m->plain == NULL) {
-    free(m);
+    uvws__free(&al, m);
     return UV_ENOMEM;
   }
   memcpy(m->plain, hdr, hlen);
@@ -51,15 +62,17 @@ int uvws_prepared_create(uvws_msg_type_t type, const char *data, size_t len,
 
 void uvws_prepared_release(uvws_prepared_t *m) {
   uvws__pvariant_t *v, *next;
+  uvws_allocator_t al;
   if (m == NULL || --m->refs > 0)
     return;
+  al = m->alloc;
   for (v = m->variants; v != NULL; v = next) {
     next = v->next;
-    free(v->frame);
-    free(v);
+    uvws__free(&al, v->frame);
+    uvws__free(&al, v);
   }
-  free(m->plain);
-  free(m);
+  uvws__free(&al, m->plain);
+  uvws__free(&al, m);
 }
 
 /* The frame compressed with a fresh stream of these parameters, made on
@@ -81,19 +94,19 @@ static uvws__pvariant_t *variant(uvws_prepared_t *m, const uvws__pmd_t *z) {
   params.tx_no_takeover = 1;
   params.tx_window = z->params.tx_window;
   params.rx_window = 15;
-  uvws__pmd_init(&tmp, &params, z->level, z->mem_level);
+  uvws__pmd_init(&tmp, &m->alloc, &params, z->level, z->mem_level);
   /* Room for the header in front, so the frame is one allocation. */
-  if (uvws__buf_append(&out, hdr, UVWS__MAX_HEADER) != 0 ||
-      uvws__pmd_deflate(&tmp, (const uint8_t *)m->plain + m->plain_hlen,
-                        m->len, 1, &out) != 0) {
+  if (uvws__buf_append(&m->alloc, &out, hdr, UVWS__MAX_HEADER) != 0 ||
+      uvws__pmd_deflate(&tmp, (const uint8_t *)m->plain + m->plain_hlen, m->len,
+                        1, &out) != 0) {
     uvws__pmd_free(&tmp);
-    uvws__buf_free(&out);
+    uvws__buf_free(&m->alloc, &out);
     return NULL;
   }
   uvws__pmd_free(&tmp);
-  v = malloc(sizeof(*v));
+  v = uvws__malloc(&m->alloc, sizeof(*v));
   if (v == NULL) {
-    uvws__buf_free(&out);
+    uvws__buf_free(&m->alloc, &out);
     return NULL;
   }
   hlen = uvws__frame_encode(
@@ -168,7 +181,7 @@ static uvws__topic_t *find_topic(const uvws_server_t *s, const char *name,
 
 static int grow_buckets(uvws_server_t *s) {
   size_t n = s->nbuckets ? s->nbuckets * 2 : 16, i;
-  uvws__topic_t **b = calloc(n, sizeof(*b));
+  uvws__topic_t **b = uvws__calloc(&s->ctx.alloc, n, sizeof(*b));
   if (b == NULL)
     return UV_ENOMEM;
   for (i = 0; i < s->nbuckets; i++) {
@@ -179,7 +192,7 @@ static int grow_buckets(uvws_server_t *s) {
       b[t->hash & (n - 1)] = t;
     }
   }
-  free(s->buckets);
+  uvws__free(&s->ctx.alloc, s->buckets);
   s->buckets = b;
   s->nbuckets = n;
   return 0;
@@ -191,7 +204,7 @@ static void drop_topic(uvws_server_t *s, uvws__topic_t *t) {
     pp = &(*pp)->next;
   *pp = t->next;
   s->ntopics--;
-  free(t);
+  uvws__free(&s->ctx.alloc, t);
 }
 
 int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
@@ -214,7 +227,7 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
     if (s->ntopics >= s->nbuckets && grow_buckets(s) != 0)
       return UV_ENOMEM;
     n = strlen(topic);
-    t = calloc(1, sizeof(*t) + n + 1);
+    t = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*t) + n + 1);
     if (t == NULL)
       return UV_ENOMEM;
     memcpy(t->name, topic, n + 1);
@@ -223,7 +236,7 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
     s->buckets[h & (s->nbuckets - 1)] = t;
     s->ntopics++;
   }
-  sub = calloc(1, sizeof(*sub));
+  sub = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*sub));
   if (sub == NULL) {
     if (t->nsubs == 0)
       drop_topic(s, t);
@@ -251,7 +264,7 @@ static void unlink_sub(uvws_server_t *s, uvws__sub_t *sub) {
     sub->tnext->tprev = sub->tprev;
   if (--t->nsubs == 0)
     drop_topic(s, t);
-  free(sub);
+  uvws__free(&s->ctx.alloc, sub);
 }
 
 int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic) {
@@ -279,7 +292,7 @@ void uvws__pubsub_conn_gone(uvws_conn_t *conn) {
 
 void uvws__pubsub_free(uvws_server_t *s) {
   /* Connections unsubscribe as they go; only the table itself is left. */
-  free(s->buckets);
+  uvws__free(&s->ctx.alloc, s->buckets);
   s->buckets = NULL;
   s->nbuckets = 0;
 }
@@ -303,7 +316,17 @@ static int deliver(uvws_server_t *s, uvws_conn_t *conn, uvws_prepared_t *m) {
       uvws__conn_close_code(conn, 1008, "too slow", 8);
     return 0;
   }
-  return uvws_conn_send_prepared(conn, m) == 0;
+  switch (uvws_conn_send_prepared(conn, m)) {
+  case 0:
+    return 1;
+  case UV_ENOMEM:
+    /* A subscriber must not silently miss a message: one that cannot
+     * take it fails (1011). */
+    uvws__conn_fail(conn, UV_ENOMEM, 1011);
+    return 0;
+  default:
+    return 0;
+  }
 }
 
 int uvws_server_publish_prepared(uvws_server_t *s, const char *topic,
@@ -332,7 +355,7 @@ int uvws_server_publish(uvws_server_t *s, const char *topic,
     return UV_EINVAL;
   if (find_topic(s, topic, hash_str(topic)) == NULL)
     return 0;
-  r = uvws_prepared_create(type, data, len, &m);
+  r = uvws_prepared_create_ex(&s->ctx.alloc, type, data, len, &m);
   if (r != 0)
     return r;
   r = uvws_server_publish_prepared(s, topic, m);
@@ -346,7 +369,7 @@ int uvws_server_broadcast(uvws_server_t *s, uvws_msg_type_t type,
   uvws_conn_t *conn;
   int r, n = 0;
 
-  r = uvws_prepared_create(type, data, len, &m);
+  r = uvws_prepared_create_ex(&s->ctx.alloc, type, data, len, &m);
   if (r != 0)
     return r;
   for (conn = s->ctx.conns; conn != NULL; conn = conn->next)

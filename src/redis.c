@@ -89,6 +89,7 @@ typedef struct {
 } rgai_t;
 
 struct uvws_redis_s {
+  uvws_allocator_t alloc; /* the server's */
   uvws_server_t *server;
   uv_loop_t *loop;
   void *data;
@@ -193,7 +194,7 @@ static void ev_del_write(void *p) {
 static void ev_closed(uv_handle_t *h) {
   rev_t *e = h->data;
   uvws_redis_t *r = e->redis;
-  free(e);
+  uvws__free(&r->alloc, e);
   r->nevents--;
   kick(r);
 }
@@ -210,13 +211,13 @@ static void ev_cleanup(void *p) {
 }
 
 static int ev_attach(uvws_redis_t *r, redisAsyncContext *ac) {
-  rev_t *e = calloc(1, sizeof(*e));
+  rev_t *e = uvws__calloc(&r->alloc, 1, sizeof(*e));
   int err;
   if (e == NULL)
     return UV_ENOMEM;
   err = uv_poll_init(r->loop, &e->poll, ac->c.fd);
   if (err != 0) {
-    free(e);
+    uvws__free(&r->alloc, e);
     return err;
   }
   e->poll.data = e;
@@ -340,7 +341,7 @@ static void deliver(uvws_redis_t *r, const char *channel, size_t clen,
   }
   if (uvws_server_subscribers(r->server, topic) == 0)
     return;
-  if (uvws_prepared_create(type, payload, plen, &m) != 0)
+  if (uvws_prepared_create_ex(&r->alloc, type, payload, plen, &m) != 0)
     return; /* no memory, or a sender that broke the UTF-8 rule */
   uvws_server_publish_prepared(r->server, topic, m);
   uvws_prepared_release(m);
@@ -469,7 +470,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status,
   r->ngai--;
   if (current)
     r->gai = NULL;
-  free(g);
+  uvws__free(&r->alloc, g);
   if (!current || r->state != R_RESOLVING) {
     uv_freeaddrinfo(res);
     kick(r); /* a closing backend may be waiting for this */
@@ -513,7 +514,7 @@ static void attempt(uvws_redis_t *r) {
     return;
   }
   r->state = R_RESOLVING;
-  g = calloc(1, sizeof(*g));
+  g = uvws__calloc(&r->alloc, 1, sizeof(*g));
   if (g == NULL) {
     set_err(r, UV_ENOMEM);
     return;
@@ -525,7 +526,7 @@ static void attempt(uvws_redis_t *r) {
   hints.ai_socktype = SOCK_STREAM;
   err = uv_getaddrinfo(r->loop, &g->req, on_resolved, r->host, NULL, &hints);
   if (err != 0) {
-    free(g);
+    uvws__free(&r->alloc, g);
     set_err(r, err);
     return;
   }
@@ -616,17 +617,18 @@ static void fail(uvws_redis_t *r) {
 
 static void handle_closed(uv_handle_t *h) {
   uvws_redis_t *r = h->data;
+  uvws_allocator_t al = r->alloc; /* r's memory comes from it */
   if (--r->nhandles > 0)
     return;
   report_undelivered(r);
   if (r->close_cb != NULL)
     r->close_cb(r);
-  free(r->host);
-  free(r->user);
-  free(r->password);
-  free(r->prefix);
-  free(r->pattern);
-  free(r);
+  uvws__free(&al, r->host);
+  uvws__free(&al, r->user);
+  uvws__free(&al, r->password);
+  uvws__free(&al, r->prefix);
+  uvws__free(&al, r->pattern);
+  uvws__free(&al, r);
 }
 
 static void close_step(uvws_redis_t *r) {
@@ -733,8 +735,9 @@ static int hexval(int c) {
 
 /* A percent-decoded copy of s[0..n), or NULL (no memory, a bad escape or
  * a NUL). *err says which. */
-static char *decode(const char *s, size_t n, int *err) {
-  char *out = malloc(n + 1), *o = out;
+static char *decode(const uvws_allocator_t *al, const char *s, size_t n,
+                    int *err) {
+  char *out = uvws__malloc(al, n + 1), *o = out;
   size_t i;
   if (out == NULL) {
     *err = UV_ENOMEM;
@@ -755,7 +758,7 @@ static char *decode(const char *s, size_t n, int *err) {
   *o = '\0';
   return out;
 bad:
-  free(out);
+  uvws__free(al, out);
   *err = UVWS_EBADURL;
   return NULL;
 }
@@ -795,11 +798,12 @@ static int parse_url(uvws_redis_t *r, const char *url) {
     colon = memchr(p, ':', (size_t)(at - p));
     if (colon == NULL) /* "redis://secret@host" (a password alone) */
       colon = p - 1;
-    else if (colon > p &&
-             (r->user = decode(p, (size_t)(colon - p), &err)) == NULL)
+    else if (colon > p && (r->user = decode(&r->alloc, p, (size_t)(colon - p),
+                                            &err)) == NULL)
       return err;
     if (at > colon + 1) {
-      r->password = decode(colon + 1, (size_t)(at - colon - 1), &err);
+      r->password =
+          decode(&r->alloc, colon + 1, (size_t)(at - colon - 1), &err);
       if (r->password == NULL)
         return err;
     }
@@ -809,7 +813,7 @@ static int parse_url(uvws_redis_t *r, const char *url) {
     hend = memchr(p, ']', (size_t)(end - p));
     if (hend == NULL || hend == p + 1)
       return UVWS_EBADURL;
-    r->host = strndup(p + 1, (size_t)(hend - p - 1));
+    r->host = uvws__strndup(&r->alloc, p + 1, (size_t)(hend - p - 1));
     p = hend + 1;
   } else {
     hend = memchr(p, ':', (size_t)(end - p));
@@ -817,7 +821,7 @@ static int parse_url(uvws_redis_t *r, const char *url) {
       hend = end;
     if (hend == p)
       return UVWS_EBADURL;
-    r->host = strndup(p, (size_t)(hend - p));
+    r->host = uvws__strndup(&r->alloc, p, (size_t)(hend - p));
     p = hend;
   }
   if (r->host == NULL)
@@ -842,7 +846,7 @@ static int parse_url(uvws_redis_t *r, const char *url) {
 /* The prefix as a Redis glob pattern that matches it and anything after. */
 static int make_pattern(uvws_redis_t *r) {
   size_t i, n = 0;
-  r->pattern = malloc(2 * r->prefix_len + 2);
+  r->pattern = uvws__malloc(&r->alloc, 2 * r->prefix_len + 2);
   if (r->pattern == NULL)
     return UV_ENOMEM;
   for (i = 0; i < r->prefix_len; i++) {
@@ -861,12 +865,13 @@ static int make_pattern(uvws_redis_t *r) {
  */
 
 static void free_partial(uvws_redis_t *r) {
-  free(r->host);
-  free(r->user);
-  free(r->password);
-  free(r->prefix);
-  free(r->pattern);
-  free(r);
+  uvws_allocator_t al = r->alloc; /* r's memory comes from it */
+  uvws__free(&al, r->host);
+  uvws__free(&al, r->user);
+  uvws__free(&al, r->password);
+  uvws__free(&al, r->prefix);
+  uvws__free(&al, r->pattern);
+  uvws__free(&al, r);
 }
 
 int uvws_redis_create(uvws_server_t *server, const char *url,
@@ -877,9 +882,10 @@ int uvws_redis_create(uvws_server_t *server, const char *url,
 
   if (server == NULL || url == NULL || out == NULL)
     return UV_EINVAL;
-  r = calloc(1, sizeof(*r));
+  r = uvws__calloc(&server->ctx.alloc, 1, sizeof(*r));
   if (r == NULL)
     return UV_ENOMEM;
+  r->alloc = server->ctx.alloc;
   if (options != NULL)
     r->opts = *options;
   r->opts.prefix = NULL;
@@ -906,7 +912,7 @@ int uvws_redis_create(uvws_server_t *server, const char *url,
   prefix = options != NULL && options->prefix != NULL ? options->prefix
                                                       : DEFAULT_PREFIX;
   r->prefix_len = strlen(prefix);
-  r->prefix = strdup(prefix);
+  r->prefix = uvws__strdup(&r->alloc, prefix);
   if (r->prefix == NULL || make_pattern(r) != 0) {
     free_partial(r);
     return UV_ENOMEM;
@@ -972,7 +978,7 @@ int uvws_redis_publish(uvws_redis_t *r, const char *topic, uvws_msg_type_t type,
     return UVWS_ESTATE;
   if (uvws_server_subscribers(r->server, topic) > 0) {
     /* Validates text too. */
-    err = uvws_prepared_create(type, data, len, &m);
+    err = uvws_prepared_create_ex(&r->alloc, type, data, len, &m);
     if (err != 0)
       return err;
     uvws_server_publish_prepared(r->server, topic, m);

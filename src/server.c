@@ -28,23 +28,23 @@ struct uvws_request_s {
   int responded;
 };
 
-static char **copy_list(const char *const *list) {
+static char **copy_list(const uvws_allocator_t *al, const char *const *list) {
   size_t n = 0, i;
   char **out;
   if (list == NULL)
     return NULL;
   while (list[n])
     n++;
-  out = calloc(n + 1, sizeof(*out));
+  out = uvws__calloc(al, n + 1, sizeof(*out));
   if (out == NULL)
     return NULL;
   for (i = 0; i < n; i++) {
     size_t len = strlen(list[i]) + 1;
-    out[i] = malloc(len);
+    out[i] = uvws__malloc(al, len);
     if (out[i] == NULL) {
       while (i-- > 0)
-        free(out[i]);
-      free(out);
+        uvws__free(al, out[i]);
+      uvws__free(al, out);
       return NULL;
     }
     memcpy(out[i], list[i], len);
@@ -52,36 +52,42 @@ static char **copy_list(const char *const *list) {
   return out;
 }
 
-static void free_list(char **list) {
+static void free_list(const uvws_allocator_t *al, char **list) {
   if (list == NULL)
     return;
   for (char **p = list; *p; p++)
-    free(*p);
-  free(list);
+    uvws__free(al, *p);
+  uvws__free(al, list);
 }
 
 static int server_create(uv_loop_t *loop, const uvws_server_options_t *options,
                          uvws_server_t **out) {
-  uvws_server_t *s = calloc(1, sizeof(*s));
+  uvws_allocator_t al;
+  uvws_server_t *s;
+  int r = uvws__allocator_resolve(&al, options ? options->allocator : NULL);
+  if (r != 0)
+    return r;
+  s = uvws__calloc(&al, 1, sizeof(*s));
   if (s == NULL)
     return UV_ENOMEM;
-  s->ctx.rbuf = malloc(UVWS__READ_BUF);
+  s->ctx.alloc = al;
+  s->ctx.rbuf = uvws__malloc(&al, UVWS__READ_BUF);
   if (s->ctx.rbuf == NULL) {
-    free(s);
+    uvws__free(&al, s);
     return UV_ENOMEM;
   }
   s->ctx.loop = loop;
   if (options) {
     s->opts = *options;
     /* The lists are the caller's; keep copies. */
-    s->origins = copy_list(options->allowed_origins);
-    s->protocols = copy_list(options->protocols);
+    s->origins = copy_list(&al, options->allowed_origins);
+    s->protocols = copy_list(&al, options->protocols);
     if ((options->allowed_origins && s->origins == NULL) ||
         (options->protocols && s->protocols == NULL)) {
-      free_list(s->origins);
-      free_list(s->protocols);
-      free(s->ctx.rbuf);
-      free(s);
+      free_list(&al, s->origins);
+      free_list(&al, s->protocols);
+      uvws__free(&al, s->ctx.rbuf);
+      uvws__free(&al, s);
       return UV_ENOMEM;
     }
     s->opts.allowed_origins = (const char *const *)s->origins;
@@ -98,11 +104,14 @@ static int server_create(uv_loop_t *loop, const uvws_server_options_t *options,
 int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
                        uvws_server_t **out) {
   struct uvws__tls_conf_s *tls = NULL;
-  int r;
+  uvws_allocator_t al;
+  int r = uvws__allocator_resolve(&al, options ? options->allocator : NULL);
+  if (r != 0)
+    return r;
   /* Certificates are parsed once, for every connection of the server. */
   if (options != NULL &&
       (options->tls.cert_file != NULL || options->tls.cert_pem != NULL)) {
-    r = uvws__tls_conf_make(&tls, 1, &options->tls);
+    r = uvws__tls_conf_make(&al, &tls, 1, &options->tls);
     if (r != 0 && r != UV_ENOTSUP) /* ignored without TLS */
       return r;
   }
@@ -118,14 +127,41 @@ int uvws_server_create(uv_loop_t *loop, const uvws_server_options_t *options,
 /* libuv accepts nothing more on a listener until the connection it
  * announced has been taken with uv_accept(): one that cannot be served is
  * taken and closed at once, or the server would never accept again. */
+static void server_maybe_done(uvws_server_t *s);
+
+/* A handle of the server's other than a listener in use is closed: a
+ * refused connection, or a listener that could not start. */
+static void handle_closed(uv_handle_t *h) {
+  uvws_server_t *s = h->data;
+  if (h == (uv_handle_t *)&s->spare)
+    s->spare_busy = 0;
+  else
+    uvws__free(&s->ctx.alloc, h);
+  s->listeners_open--;
+  if (s->ctx.closing)
+    server_maybe_done(s);
+}
+
+/* Out of memory, the server's spare handle takes the connection, so that
+ * refusing needs no allocation. */
 static void drop_connection(uv_stream_t *l) {
-  uv_tcp_t *t = malloc(sizeof(*t));
-  if (t == NULL || uv_tcp_init(l->loop, t) != 0) {
-    free(t);
+  uvws_server_t *s = l->data;
+  uv_tcp_t *t = &s->spare;
+  if (s->spare_busy)
+    t = uvws__malloc(&s->ctx.alloc, sizeof(*t));
+  if (t == NULL)
+    return;
+  if (uv_tcp_init(l->loop, t) != 0) {
+    if (t != &s->spare)
+      uvws__free(&s->ctx.alloc, t);
     return;
   }
+  if (t == &s->spare)
+    s->spare_busy = 1;
+  t->data = s;
   (void)uv_accept(l, (uv_stream_t *)t);
-  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+  s->listeners_open++; /* the server waits for its close too */
+  uv_close((uv_handle_t *)t, handle_closed);
 }
 
 static void accept_conn(uv_stream_t *l, int status, int tls) {
@@ -134,13 +170,17 @@ static void accept_conn(uv_stream_t *l, int status, int tls) {
 
   if (status < 0 || s->ctx.closing)
     return; /* e.g. EMFILE: libuv has shed the load with its spare fd */
-  conn = malloc(sizeof(*conn));
+  /* A budget running low keeps what is left for the connections there
+   * are. */
+  conn = NULL;
+  if (uvws__alloc_admits(&s->ctx.alloc))
+    conn = uvws__malloc(&s->ctx.alloc, sizeof(*conn));
   if (conn == NULL) {
     drop_connection(l);
     return;
   }
   if (uvws__conn_init(conn, &s->ctx, 0, &s->ctx.limits) != 0) {
-    free(conn);
+    uvws__free(&s->ctx.alloc, conn);
     drop_connection(l);
     return;
   }
@@ -177,16 +217,17 @@ static int add_listener(uvws_server_t *s, const struct sockaddr *addr,
 
   if (s->ctx.closing)
     return UVWS_ESTATE;
-  list = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*list));
+  list = uvws__realloc(&s->ctx.alloc, s->listeners,
+                       (s->nlisteners + 1) * sizeof(*list));
   if (list == NULL)
     return UV_ENOMEM;
   s->listeners = list;
-  t = malloc(sizeof(*t));
+  t = uvws__malloc(&s->ctx.alloc, sizeof(*t));
   if (t == NULL)
     return UV_ENOMEM;
   r = uv_tcp_init(s->ctx.loop, t);
   if (r != 0) {
-    free(t);
+    uvws__free(&s->ctx.alloc, t);
     return r;
   }
   t->data = s;
@@ -203,7 +244,8 @@ static int add_listener(uvws_server_t *s, const struct sockaddr *addr,
   if (r == 0)
     r = uv_listen((uv_stream_t *)t, backlog > 0 ? backlog : 511, cb);
   if (r != 0) {
-    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+    s->listeners_open++; /* the server waits for its close */
+    uv_close((uv_handle_t *)t, handle_closed);
     return r;
   }
   len = (int)sizeof(ss);
@@ -266,21 +308,22 @@ size_t uvws_server_connections(const uvws_server_t *s) {
 
 static void server_closed(uv_handle_t *h) {
   uvws_server_t *s = uvws__container_of(h->data, uvws_server_t, ctx);
+  uvws_allocator_t al = s->ctx.alloc; /* s's memory comes from it */
   uvws__route_t *r, *next;
   if (s->close_cb)
     s->close_cb(s);
   for (r = s->routes; r != NULL; r = next) {
     next = r->next;
-    free(r);
+    uvws__free(&al, r);
   }
   uvws__pubsub_free(s);
-  free_list(s->origins);
-  free_list(s->protocols);
-  free(s->listeners);
-  free(s->ctx.rbuf);
-  uvws__buf_free(&s->ctx.zbuf);
+  free_list(&al, s->origins);
+  free_list(&al, s->protocols);
+  uvws__free(&al, s->listeners);
+  uvws__free(&al, s->ctx.rbuf);
+  uvws__buf_free(&al, &s->ctx.zbuf);
   uvws__tls_conf_drop(s->ctx.tls);
-  free(s);
+  uvws__free(&al, s);
 }
 
 static void server_maybe_done(uvws_server_t *s) {
@@ -296,7 +339,7 @@ static void server_last_conn(uvws__ctx_t *ctx) {
 
 static void listener_closed(uv_handle_t *h) {
   uvws_server_t *s = h->data;
-  free(h);
+  uvws__free(&s->ctx.alloc, h);
   s->listeners_open--;
   server_maybe_done(s);
 }
@@ -363,10 +406,10 @@ int uvws_server_shutdown(uvws_server_t *s, int code, const char *reason,
 
 int uvws_server_set_allowed_origins(uvws_server_t *s,
                                     const char *const *origins) {
-  char **copy = copy_list(origins);
+  char **copy = copy_list(&s->ctx.alloc, origins);
   if (origins && copy == NULL)
     return UV_ENOMEM;
-  free_list(s->origins);
+  free_list(&s->ctx.alloc, s->origins);
   s->origins = copy;
   s->opts.allowed_origins = (const char *const *)copy;
   return 0;
@@ -411,14 +454,14 @@ int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
   dupfd = dup(fd);
   if (dupfd < 0)
     return uv_translate_sys_error(errno);
-  conn = malloc(sizeof(*conn));
+  conn = uvws__malloc(&s->ctx.alloc, sizeof(*conn));
   if (conn == NULL) {
     close(dupfd);
     return UV_ENOMEM;
   }
   r = uvws__conn_init(conn, &s->ctx, 0, &s->ctx.limits);
   if (r != 0) {
-    free(conn);
+    uvws__free(&s->ctx.alloc, conn);
     close(dupfd);
     return r;
   }
@@ -433,19 +476,19 @@ int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
   uv_tcp_nodelay(&conn->tcp, 1);
   /* The head as it came, so it takes the path every upgrade takes. */
   r = 0;
-  r |= uvws__buf_append_str(&conn->hs, method);
-  r |= uvws__buf_append(&conn->hs, " ", 1);
-  r |= uvws__buf_append_str(&conn->hs, target);
-  r |= uvws__buf_append_str(&conn->hs, " HTTP/1.1\r\n");
+  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, method);
+  r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, " ", 1);
+  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, target);
+  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, " HTTP/1.1\r\n");
   for (i = 0; i < num_headers; i++) {
-    r |= uvws__buf_append_str(&conn->hs, headers[i].name);
-    r |= uvws__buf_append(&conn->hs, ": ", 2);
-    r |= uvws__buf_append_str(&conn->hs, headers[i].value);
-    r |= uvws__buf_append(&conn->hs, "\r\n", 2);
+    r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, headers[i].name);
+    r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, ": ", 2);
+    r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, headers[i].value);
+    r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, "\r\n", 2);
   }
-  r |= uvws__buf_append(&conn->hs, "\r\n", 2);
+  r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, "\r\n", 2);
   if (head_len)
-    r |= uvws__buf_append(&conn->hs, head, head_len);
+    r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, head, head_len);
   if (r != 0) {
     uvws__conn_finish(conn);
     return UV_ENOMEM;
@@ -475,7 +518,7 @@ int uvws_server_route(uvws_server_t *s, const char *path,
         !r->route.prefix == !route->prefix)
       return UV_EEXIST;
   }
-  r = malloc(sizeof(*r) + n + 1);
+  r = uvws__malloc(&s->ctx.alloc, sizeof(*r) + n + 1);
   if (r == NULL)
     return UV_ENOMEM;
   r->route = *route;
@@ -579,6 +622,10 @@ int uvws_request_tls_peer_subject(const uvws_request_t *req, char *buf,
   return uvws_conn_tls_peer_subject(req->conn, buf, size);
 }
 
+const uvws_allocator_t *uvws__request_alloc(const uvws_request_t *req) {
+  return &req->conn->ctx->alloc;
+}
+
 void *uvws_request_route_data(const uvws_request_t *req) {
   return req->route ? req->route->route.data : NULL;
 }
@@ -589,10 +636,10 @@ int uvws_request_add_header(uvws_request_t *req, const char *name,
   if (name == NULL || value == NULL || !uvws__is_token(name, strlen(name)) ||
       strpbrk(value, "\r\n") != NULL)
     return UV_EINVAL;
-  if (uvws__buf_append_str(&req->headers, name) != 0 ||
-      uvws__buf_append(&req->headers, ": ", 2) != 0 ||
-      uvws__buf_append_str(&req->headers, value) != 0 ||
-      uvws__buf_append(&req->headers, "\r\n", 3) != 0) {
+  if (uvws__buf_append_str(&req->conn->ctx->alloc, &req->headers, name) != 0 ||
+      uvws__buf_append(&req->conn->ctx->alloc, &req->headers, ": ", 2) != 0 ||
+      uvws__buf_append_str(&req->conn->ctx->alloc, &req->headers, value) != 0 ||
+      uvws__buf_append(&req->conn->ctx->alloc, &req->headers, "\r\n", 3) != 0) {
     req->headers.len = saved;
     return UV_ENOMEM;
   }
@@ -713,11 +760,11 @@ static int negotiate_deflate(uvws_server_t *s, uvws_conn_t *conn,
   if (s->opts.deflate.disable)
     return 0;
   uvws__deflate_resolve(&cfg, &s->opts.deflate);
-  r = uvws__pmd_negotiate(head, &cfg, &params, &ext);
+  r = uvws__pmd_negotiate(&s->ctx.alloc, head, &cfg, &params, &ext);
   if (r == 1)
     r = uvws__conn_set_deflate(conn, &params, &s->opts.deflate, ext.base,
                                ext.len);
-  uvws__buf_free(&ext);
+  uvws__buf_free(&s->ctx.alloc, &ext);
   return r;
 }
 
@@ -737,7 +784,8 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
   req.conn = conn;
   terminate_strings(head);
   q = strchr(head->target, '?');
-  req.path = malloc(q ? (size_t)(q - head->target) + 1 : head->target_len + 1);
+  req.path = uvws__malloc(&s->ctx.alloc, q ? (size_t)(q - head->target) + 1
+                                           : head->target_len + 1);
   if (req.path == NULL) {
     uvws__conn_http_refuse(conn, 500, NULL);
     return;
@@ -768,8 +816,8 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
     if (req.route == NULL)
       status = 404;
   }
-  if (status == 0 && uvws__hs_offered_protocols(head, &offered,
-                                                 &req.noffered) != 0)
+  if (status == 0 && uvws__hs_offered_protocols(&s->ctx.alloc, head, &offered,
+                                                &req.noffered) != 0)
     status = 400;
   req.offered = offered.base;
   if (status == 0)
@@ -791,7 +839,7 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
   }
 
   if (req.cbs_set) {
-    uvws_callbacks_t *own = malloc(sizeof(*own));
+    uvws_callbacks_t *own = uvws__malloc(&s->ctx.alloc, sizeof(*own));
     if (own == NULL) {
       uvws__conn_http_refuse(conn, 500, NULL);
       goto done;
@@ -804,14 +852,14 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
   }
   conn->data = req.data;
   conn->route_data = req.route ? req.route->route.data : NULL;
-  conn->url = malloc(head->target_len + 1);
+  conn->url = uvws__malloc(&s->ctx.alloc, head->target_len + 1);
   if (req.selected)
-    conn->protocol = malloc(strlen(req.selected) + 1);
+    conn->protocol = uvws__malloc(&s->ctx.alloc, strlen(req.selected) + 1);
   uvws__hs_accept(hr.key, hr.key_len, accept);
   if (conn->url == NULL || (req.selected && conn->protocol == NULL) ||
       uvws__conn_arena(conn) == NULL ||
-      uvws__hs_build_101(uvws__conn_arena(conn), accept, req.selected,
-                         conn->extensions) != 0) {
+      uvws__hs_build_101(&s->ctx.alloc, uvws__conn_arena(conn), accept,
+                         req.selected, conn->extensions) != 0) {
     uvws__conn_http_refuse(conn, 500, NULL);
     goto done;
   }
@@ -829,19 +877,19 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
   memcpy(conn->url, head->target, head->target_len + 1);
   if (req.selected)
     strcpy(conn->protocol, req.selected);
-  free(req.path);
-  uvws__buf_free(&offered);
-  uvws__buf_free(&req.headers);
+  uvws__free(&s->ctx.alloc, req.path);
+  uvws__buf_free(&s->ctx.alloc, &offered);
+  uvws__buf_free(&s->ctx.alloc, &req.headers);
 
   /* What followed the request in the same read belongs to the WebSocket. */
   uvws__conn_opened(conn, conn->hs.base + n, conn->hs.len - (size_t)n);
-  uvws__buf_free(&conn->hs);
+  uvws__buf_free(&s->ctx.alloc, &conn->hs);
   return;
 
 done:
-  free(req.path);
-  uvws__buf_free(&offered);
-  uvws__buf_free(&req.headers);
+  uvws__free(&s->ctx.alloc, req.path);
+  uvws__buf_free(&s->ctx.alloc, &offered);
+  uvws__buf_free(&s->ctx.alloc, &req.headers);
 }
 
 /* Reads the client's request (RFC 6455 4.2.1) from conn->hs. */

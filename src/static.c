@@ -31,7 +31,7 @@
  * "Cache-Control: no-cache", so browsers revalidate each time and get 304
  * while the file is unchanged (RFC 9110 13.1.2 and 13.1.3, RFC 9111
  * 5.2.2.4). */
-#include "uvws.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,6 +102,22 @@ static int has_dotdot(const char *path) {
       return 0;
     seg = end + 1;
   }
+}
+
+/* realpath() into memory from al; NULL with errno set on failure. */
+static char *resolve(const uvws_allocator_t *al, const char *path) {
+  char *out = uvws__malloc(al, PATH_MAX);
+  if (out == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (realpath(path, out) == NULL) {
+    int err = errno;
+    uvws__free(al, out);
+    errno = err;
+    return NULL;
+  }
+  return out;
 }
 
 /* 1 if resolved (a realpath() result) is root (another) or lies below it. */
@@ -268,8 +284,9 @@ static int respond_errno(uvws_request_t *req, int err) {
 
 /* Reads len bytes at the start of fd into a new buffer. Returns it and the
  * count read in *got (fewer if the file shrank), or NULL with errno set. */
-static char *read_all(int fd, size_t len, size_t *got) {
-  char *buf = malloc(len ? len : 1);
+static char *read_all(const uvws_allocator_t *al, int fd, size_t len,
+                      size_t *got) {
+  char *buf = uvws__malloc(al, len ? len : 1);
   size_t n = 0;
   if (buf == NULL)
     return NULL;
@@ -279,7 +296,7 @@ static char *read_all(int fd, size_t len, size_t *got) {
       continue;
     if (r < 0) {
       int e = errno;
-      free(buf);
+      uvws__free(al, buf);
       errno = e;
       return NULL;
     }
@@ -343,7 +360,7 @@ static int serve_resolved(uvws_request_t *req, const char *resolved) {
   if (!not_modified) {
     /* HEAD reads the file too: uvws_request_respond() takes Content-Length
      * from the body it is given, and leaves the body out for HEAD. */
-    body = read_all(fd, (size_t)st.st_size, &got);
+    body = read_all(uvws__request_alloc(req), fd, (size_t)st.st_size, &got);
     if (body == NULL) {
       r = errno;
       close(fd);
@@ -367,7 +384,7 @@ static int serve_resolved(uvws_request_t *req, const char *resolved) {
     else
       r = uvws_request_respond(req, 200, content_type_of(resolved), body, got);
   }
-  free(body);
+  uvws__free(uvws__request_alloc(req), body);
   return r;
 }
 
@@ -390,30 +407,31 @@ int uvws_request_serve_file(uvws_request_t *req, const char *root) {
     return respond_text(req, 400, "bad request\n");
 
   path_len = strlen(path);
-  decoded = malloc(path_len + 1);
+  decoded = uvws__malloc(uvws__request_alloc(req), path_len + 1);
   if (decoded == NULL)
     return UV_ENOMEM;
   r = percent_decode(path, decoded);
   if (r != 0) {
-    free(decoded);
+    uvws__free(uvws__request_alloc(req), decoded);
     return respond_text(req, r, r == 404 ? "not found\n" : "bad request\n");
   }
   if (has_dotdot(decoded)) {
-    free(decoded);
+    uvws__free(uvws__request_alloc(req), decoded);
     return respond_text(req, 403, "forbidden\n");
   }
 
   /* The root itself: failing to resolve it is the caller's problem, not the
    * client's, so nothing is sent. */
-  real_root = realpath(root, NULL);
+  real_root = resolve(uvws__request_alloc(req), root);
   if (real_root == NULL) {
     r = uv_translate_sys_error(errno);
-    free(decoded);
+    uvws__free(uvws__request_alloc(req), decoded);
     return r;
   }
 
   root_len = strlen(real_root);
-  joined = malloc(root_len + strlen(decoded) + sizeof("/index.html"));
+  joined = uvws__malloc(uvws__request_alloc(req),
+                        root_len + strlen(decoded) + sizeof("/index.html"));
   if (joined == NULL) {
     r = UV_ENOMEM;
     goto done;
@@ -421,7 +439,7 @@ int uvws_request_serve_file(uvws_request_t *req, const char *root) {
   memcpy(joined, real_root, root_len);
   strcpy(joined + root_len, decoded);
 
-  resolved = realpath(joined, NULL);
+  resolved = resolve(uvws__request_alloc(req), joined);
   if (resolved == NULL) {
     r = respond_errno(req, errno);
     goto done;
@@ -434,8 +452,8 @@ int uvws_request_serve_file(uvws_request_t *req, const char *root) {
     /* index.html may itself be a link: resolve and check it again. */
     size_t n = strlen(joined);
     strcpy(joined + n, joined[n - 1] == '/' ? "index.html" : "/index.html");
-    free(resolved);
-    resolved = realpath(joined, NULL);
+    uvws__free(uvws__request_alloc(req), resolved);
+    resolved = resolve(uvws__request_alloc(req), joined);
     if (resolved == NULL) {
       r = respond_errno(req, errno);
       goto done;
@@ -448,9 +466,9 @@ int uvws_request_serve_file(uvws_request_t *req, const char *root) {
   r = serve_resolved(req, resolved);
 
 done:
-  free(resolved);
-  free(joined);
-  free(real_root);
-  free(decoded);
+  uvws__free(uvws__request_alloc(req), resolved);
+  uvws__free(uvws__request_alloc(req), joined);
+  uvws__free(uvws__request_alloc(req), real_root);
+  uvws__free(uvws__request_alloc(req), decoded);
   return r;
 }

@@ -33,6 +33,7 @@
 #define UVWS__TLS_OVERHEAD 29
 
 struct uvws__tls_conf_s {
+  uvws_allocator_t alloc; /* of the context it was made for */
   mbedtls_ssl_config ssl;
   mbedtls_x509_crt ca;
   mbedtls_x509_crt own;
@@ -116,7 +117,8 @@ static int fail(uvws__tls_t *t, int err) {
 
 /* Reads a file whole and NUL-terminates it: mbedTLS's PEM parsers want
  * the terminating NUL counted in the length. */
-static int read_file(const char *path, unsigned char **out, size_t *len) {
+static int read_file(const uvws_allocator_t *al, const char *path,
+                     unsigned char **out, size_t *len) {
   uvws__buf_t b = {0};
   FILE *f = fopen(path, "rb");
   int r = 0;
@@ -124,7 +126,7 @@ static int read_file(const char *path, unsigned char **out, size_t *len) {
     return uv_translate_sys_error(errno);
   for (;;) {
     size_t n;
-    if (uvws__buf_reserve(&b, 16384) != 0) {
+    if (uvws__buf_reserve(al, &b, 16384) != 0) {
       r = UV_ENOMEM;
       break;
     }
@@ -140,7 +142,7 @@ static int read_file(const char *path, unsigned char **out, size_t *len) {
   if (r != 0) {
     if (b.base)
       mbedtls_platform_zeroize(b.base, b.cap);
-    uvws__buf_free(&b);
+    uvws__buf_free(al, &b);
     return r;
   }
   b.base[b.len++] = '\0';
@@ -151,12 +153,12 @@ static int read_file(const char *path, unsigned char **out, size_t *len) {
 
 /* The bytes of a PEM item given as a file or as text. *owned is set when
  * the bytes were read from a file (the caller wipes and frees them). */
-static int pem_bytes(const char *file, const char *pem,
-                     const unsigned char **out, size_t *len,
+static int pem_bytes(const uvws_allocator_t *al, const char *file,
+                     const char *pem, const unsigned char **out, size_t *len,
                      unsigned char **owned) {
   *owned = NULL;
   if (file != NULL) {
-    int r = read_file(file, owned, len);
+    int r = read_file(al, file, owned, len);
     *out = *owned;
     return r;
   }
@@ -165,26 +167,27 @@ static int pem_bytes(const char *file, const char *pem,
   return 0;
 }
 
-static void release(unsigned char *owned, size_t len) {
+static void release(const uvws_allocator_t *al, unsigned char *owned,
+                    size_t len) {
   if (owned != NULL) {
     mbedtls_platform_zeroize(owned, len);
-    free(owned);
+    uvws__free(al, owned);
   }
 }
 
 /* Parses certificates. lenient: a list in which some certificates do not
  * parse is taken for those that do (system bundles hold a few that mbedTLS
  * cannot read); otherwise every one must parse. */
-static int load_certs(mbedtls_x509_crt *crt, const char *file,
-                      const char *pem, int lenient) {
+static int load_certs(const uvws_allocator_t *al, mbedtls_x509_crt *crt,
+                      const char *file, const char *pem, int lenient) {
   const unsigned char *p;
   unsigned char *owned;
   size_t len;
-  int r = pem_bytes(file, pem, &p, &len, &owned);
+  int r = pem_bytes(al, file, pem, &p, &len, &owned);
   if (r != 0)
     return r;
   r = mbedtls_x509_crt_parse(crt, p, len);
-  release(owned, len);
+  release(al, owned, len);
   if (r == MBEDTLS_ERR_X509_ALLOC_FAILED)
     return UV_ENOMEM;
   if (r < 0 || (r > 0 && !lenient) || crt->version == 0)
@@ -192,17 +195,17 @@ static int load_certs(mbedtls_x509_crt *crt, const char *file,
   return 0;
 }
 
-static int load_key(mbedtls_pk_context *key, const char *file,
-                    const char *pem, const char *password) {
+static int load_key(const uvws_allocator_t *al, mbedtls_pk_context *key,
+                    const char *file, const char *pem, const char *password) {
   const unsigned char *p;
   unsigned char *owned;
   size_t len;
-  int r = pem_bytes(file, pem, &p, &len, &owned);
+  int r = pem_bytes(al, file, pem, &p, &len, &owned);
   if (r != 0)
     return r;
   r = mbedtls_pk_parse_key(key, p, len, (const unsigned char *)password,
                            password ? strlen(password) : 0);
-  release(owned, len);
+  release(al, owned, len);
   if (r == MBEDTLS_ERR_PK_ALLOC_FAILED)
     return UV_ENOMEM;
   return r == 0 ? 0 : UVWS_ETLSCONFIG;
@@ -218,11 +221,11 @@ void uvws__tls_conf_free(uvws__tls_conf_t *c) {
   uvws__rand_free(&c->rand);
   mbedtls_platform_zeroize(c->plain, sizeof(c->plain));
   mbedtls_platform_zeroize(c->stage, sizeof(c->stage));
-  free(c);
+  uvws__free(&c->alloc, c);
 }
 
-int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
-                       const uvws_tls_options_t *o) {
+int uvws__tls_conf_new(const uvws_allocator_t *al, uvws__tls_conf_t **out,
+                       int is_server, const uvws_tls_options_t *o) {
   static const uvws_tls_options_t none;
   uvws__tls_conf_t *c;
   int has_cert, has_key, has_ca, r;
@@ -241,9 +244,10 @@ int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
                     (o->client_cert != UVWS_TLS_CLIENT_CERT_NONE && !has_ca)))
     return UV_EINVAL;
 
-  c = calloc(1, sizeof(*c));
+  c = uvws__calloc(al, 1, sizeof(*c));
   if (c == NULL)
     return UV_ENOMEM;
+  c->alloc = *al;
   mbedtls_ssl_config_init(&c->ssl);
   mbedtls_x509_crt_init(&c->ca);
   mbedtls_x509_crt_init(&c->own);
@@ -255,7 +259,7 @@ int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
   if (r != 0) {
     /* uvws__rand_init() cleaned up after itself. */
     mbedtls_ssl_config_free(&c->ssl);
-    free(c);
+    uvws__free(al, c);
     return r;
   }
 
@@ -284,9 +288,9 @@ int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
     goto fail;
 
   if (has_cert) {
-    r = load_certs(&c->own, o->cert_file, o->cert_pem, 0);
+    r = load_certs(al, &c->own, o->cert_file, o->cert_pem, 0);
     if (r == 0)
-      r = load_key(&c->key, o->key_file, o->key_pem, o->key_password);
+      r = load_key(al, &c->key, o->key_file, o->key_pem, o->key_password);
     if (r == 0 && mbedtls_pk_check_pair(&c->own.pk, &c->key) != 0)
       r = UVWS_ETLSCONFIG;
     if (r == 0 && mbedtls_ssl_conf_own_cert(&c->ssl, &c->own, &c->key) != 0)
@@ -306,7 +310,7 @@ int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
                                 MBEDTLS_SSL_VERIFY_REQUIRED};
     mbedtls_ssl_conf_authmode(&c->ssl, modes[c->client_cert]);
     if (c->client_cert != UVWS_TLS_CLIENT_CERT_NONE) {
-      r = load_certs(&c->ca, o->ca_file, o->ca_pem, 1);
+      r = load_certs(al, &c->ca, o->ca_file, o->ca_pem, 1);
       if (r != 0)
         goto fail;
       mbedtls_ssl_conf_ca_chain(&c->ssl, &c->ca, NULL);
@@ -314,9 +318,9 @@ int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
   } else if (c->verify) {
     mbedtls_ssl_conf_authmode(&c->ssl, MBEDTLS_SSL_VERIFY_REQUIRED);
     if (has_ca)
-      r = load_certs(&c->ca, o->ca_file, o->ca_pem, 1);
+      r = load_certs(al, &c->ca, o->ca_file, o->ca_pem, 1);
     else
-      r = load_certs(&c->ca, UVWS__SYSTEM_CA_FILE, NULL, 1);
+      r = load_certs(al, &c->ca, UVWS__SYSTEM_CA_FILE, NULL, 1);
     if (r != 0)
       goto fail;
     mbedtls_ssl_conf_ca_chain(&c->ssl, &c->ca, NULL);
@@ -344,7 +348,7 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
   uvws__tls_t *t = ctx;
   if (t->out == NULL)
     return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
-  if (uvws__buf_append(t->out, buf, len) != 0)
+  if (uvws__buf_append(&t->conf->alloc, t->out, buf, len) != 0)
     return MBEDTLS_ERR_SSL_ALLOC_FAILED;
   return (int)len;
 }
@@ -552,8 +556,9 @@ int uvws__tls_writev(uvws__tls_t *t, const uvws__tls_iov_t *iov, size_t n,
                : UVWS_ESTATE;
   for (i = 0; i < n; i++)
     total += iov[i].len;
-  if (uvws__buf_reserve(out, total + (total / UVWS__TLS_RECORD + n + 1) *
-                                         UVWS__TLS_OVERHEAD) != 0)
+  if (uvws__buf_reserve(&t->conf->alloc, out,
+                        total + (total / UVWS__TLS_RECORD + n + 1) *
+                                    UVWS__TLS_OVERHEAD) != 0)
     return UV_ENOMEM;
   t->out = out;
   i = 0;

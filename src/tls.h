@@ -28,8 +28,8 @@ typedef struct uvws__tls_conf_s uvws__tls_conf_t;
  * certificates asked for without a CA), a file error (UV_ENOENT,
  * UV_EACCES...), UVWS_ETLSCONFIG (PEM that does not parse, a key that does
  * not match its certificate), or UVWS_ETLS (random generator). */
-int uvws__tls_conf_new(uvws__tls_conf_t **out, int is_server,
-                       const uvws_tls_options_t *o);
+int uvws__tls_conf_new(const uvws_allocator_t *al, uvws__tls_conf_t **out,
+                       int is_server, const uvws_tls_options_t *o);
 void uvws__tls_conf_free(uvws__tls_conf_t *conf);
 
 /* Events of uvws__tls_feed(). Each returns non-zero to make the feed

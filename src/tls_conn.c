@@ -23,9 +23,10 @@ int uvws__tls_options_set(const uvws_tls_options_t *o) {
          o->ca_file || o->ca_pem || o->insecure_skip_verify_for_testing;
 }
 
-int uvws__tls_conf_make(struct uvws__tls_conf_s **conf, int is_server,
+int uvws__tls_conf_make(const uvws_allocator_t *al,
+                        struct uvws__tls_conf_s **conf, int is_server,
                         const uvws_tls_options_t *o) {
-  return uvws__tls_conf_new(conf, is_server, o);
+  return uvws__tls_conf_new(al, conf, is_server, o);
 }
 
 void uvws__tls_conf_drop(struct uvws__tls_conf_s *conf) {
@@ -33,13 +34,13 @@ void uvws__tls_conf_drop(struct uvws__tls_conf_s *conf) {
 }
 
 int uvws__conn_tls_init(uvws_conn_t *conn, const char *host) {
-  struct uvws__conn_tls_s *ct = calloc(1, sizeof(*ct));
+  struct uvws__conn_tls_s *ct = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*ct));
   int r;
   if (ct == NULL)
     return UV_ENOMEM;
   r = uvws__tls_init(&ct->t, conn->ctx->tls, host);
   if (r != 0) {
-    free(ct);
+    uvws__free(&conn->ctx->alloc, ct);
     return r;
   }
   conn->tls = ct;
@@ -51,10 +52,10 @@ void uvws__conn_tls_free(uvws_conn_t *conn) {
   if (ct == NULL)
     return;
   uvws__tls_free(&ct->t);
-  uvws__buf_free(&ct->out[0]);
-  uvws__buf_free(&ct->out[1]);
-  uvws__buf_free(&ct->hold);
-  free(ct);
+  uvws__buf_free(&conn->ctx->alloc, &ct->out[0]);
+  uvws__buf_free(&conn->ctx->alloc, &ct->out[1]);
+  uvws__buf_free(&conn->ctx->alloc, &ct->hold);
+  uvws__free(&conn->ctx->alloc, ct);
   conn->tls = NULL;
 }
 
@@ -101,14 +102,15 @@ static int on_tls_open(void *arg) {
   if (ct->hold.len > 0) {
     /* Nothing can be queued while CONNECTING: the request goes first. */
     if (arena->len == 0) {
-      uvws__buf_free(arena);
+      uvws__buf_free(&conn->ctx->alloc, arena);
       *arena = ct->hold;
       memset(&ct->hold, 0, sizeof(ct->hold));
-    } else if (uvws__buf_append(arena, ct->hold.base, ct->hold.len) != 0) {
+    } else if (uvws__buf_append(&conn->ctx->alloc, arena, ct->hold.base,
+                                ct->hold.len) != 0) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
     } else {
-      uvws__buf_free(&ct->hold);
+      uvws__buf_free(&conn->ctx->alloc, &ct->hold);
     }
   }
   return conn->closing;
@@ -158,7 +160,7 @@ int uvws__conn_tls_seal(uvws_conn_t *conn, uvws__wbatch_t *b, uv_buf_t *bufs,
 
   if (n > 0) {
     if (n > sizeof(stack) / sizeof(stack[0])) {
-      iov = malloc(n * sizeof(*iov));
+      iov = uvws__malloc(&conn->ctx->alloc, n * sizeof(*iov));
       if (iov == NULL)
         return UV_ENOMEM;
     }
@@ -168,13 +170,13 @@ int uvws__conn_tls_seal(uvws_conn_t *conn, uvws__wbatch_t *b, uv_buf_t *bufs,
     }
     r = uvws__tls_writev(&ct->t, iov, n, c);
     if (iov != stack)
-      free(iov);
+      uvws__free(&conn->ctx->alloc, iov);
     if (r != 0)
       return r;
     /* The bytes live on in the records: a large arena goes now rather
      * than when the write completes (the segments keep their callbacks). */
     if (b->arena.cap > 256 * 1024)
-      uvws__buf_free(&b->arena);
+      uvws__buf_free(&conn->ctx->alloc, &b->arena);
     else
       b->arena.len = 0;
   }
@@ -204,7 +206,7 @@ int uvws__conn_tls_sent(uvws_conn_t *conn, int idx) {
   ct->out[idx].len = 0;
   /* Keep a modest buffer for the next write; release a large one. */
   if (ct->out[idx].cap > 256 * 1024)
-    uvws__buf_free(&ct->out[idx]);
+    uvws__buf_free(&conn->ctx->alloc, &ct->out[idx]);
   return had;
 }
 

@@ -24,8 +24,10 @@
 int uvws__tls_options_set(const uvws_tls_options_t *o);
 
 /* Builds the TLS configuration of a client or server from o (NULL:
- * defaults). Errors as uvws__tls_conf_new(); UV_ENOTSUP without TLS. */
-int uvws__tls_conf_make(struct uvws__tls_conf_s **conf, int is_server,
+ * defaults), its memory from al. Errors as uvws__tls_conf_new(); UV_ENOTSUP
+ * without TLS. */
+int uvws__tls_conf_make(const uvws_allocator_t *al,
+                        struct uvws__tls_conf_s **conf, int is_server,
                         const uvws_tls_options_t *o);
 /* Releases it; NULL is allowed. */
 void uvws__tls_conf_drop(struct uvws__tls_conf_s *conf);
@@ -64,9 +66,11 @@ static inline int uvws__tls_options_set(const uvws_tls_options_t *o) {
   (void)o;
   return 0;
 }
-static inline int uvws__tls_conf_make(struct uvws__tls_conf_s **conf,
+static inline int uvws__tls_conf_make(const uvws_allocator_t *al,
+                                      struct uvws__tls_conf_s **conf,
                                       int is_server,
                                       const uvws_tls_options_t *o) {
+  (void)al;
   (void)conf;
   (void)is_server;
   (void)o;

@@ -66,10 +66,10 @@ static int url__has_prefix(const char *s, const char *prefix) {
 }
 
 /* A copy of s[0..len) with before prepended and after appended, or NULL. */
-static char *url__strdup3(const char *before, const char *s, size_t len,
-                          const char *after) {
+static char *url__strdup3(const uvws_allocator_t *al, const char *before,
+                          const char *s, size_t len, const char *after) {
   size_t b = strlen(before), a = strlen(after);
-  char *p = malloc(b + len + a + 1);
+  char *p = uvws__malloc(al, b + len + a + 1);
   if (p == NULL)
     return NULL;
   memcpy(p, before, b);
@@ -78,7 +78,8 @@ static char *url__strdup3(const char *before, const char *s, size_t len,
   return p;
 }
 
-int uvws__url_parse(const char *url, uvws__url_t *out) {
+int uvws__url_parse(const uvws_allocator_t *al, const char *url,
+                    uvws__url_t *out) {
   const char *p, *host, *rest;
   size_t host_len;
   int secure, port, default_port, ipv6 = 0, colons = 0;
@@ -165,8 +166,9 @@ int uvws__url_parse(const char *url, uvws__url_t *out) {
 
   /* RFC 6455 3: an empty path is "/"; a query without a path keeps its
    * "?" after that "/". */
-  out->target = url__strdup3(*rest == '/' ? "" : "/", rest, strlen(rest), "");
-  out->host = url__strdup3("", host, host_len, "");
+  out->target =
+      url__strdup3(al, *rest == '/' ? "" : "/", rest, strlen(rest), "");
+  out->host = url__strdup3(al, "", host, host_len, "");
   /* RFC 7230 5.4: Host is the authority without userinfo; the port may be
    * left out when it is the scheme's default. */
   port_str[0] = '\0';
@@ -175,13 +177,13 @@ int uvws__url_parse(const char *url, uvws__url_t *out) {
   if (ipv6) {
     char after[sizeof(port_str) + 1];
     snprintf(after, sizeof(after), "]%s", port_str);
-    out->host_header = url__strdup3("[", host, host_len, after);
+    out->host_header = url__strdup3(al, "[", host, host_len, after);
   } else {
-    out->host_header = url__strdup3("", host, host_len, port_str);
+    out->host_header = url__strdup3(al, "", host, host_len, port_str);
   }
 
   if (out->target == NULL || out->host == NULL || out->host_header == NULL) {
-    uvws__url_free(out);
+    uvws__url_free(al, out);
     return UVWS__ENOMEM;
   }
   out->secure = secure;
@@ -189,10 +191,10 @@ int uvws__url_parse(const char *url, uvws__url_t *out) {
   return 0;
 }
 
-void uvws__url_free(uvws__url_t *url) {
-  free(url->host);
-  free(url->target);
-  free(url->host_header);
+void uvws__url_free(const uvws_allocator_t *al, uvws__url_t *url) {
+  uvws__free(al, url->host);
+  uvws__free(al, url->target);
+  uvws__free(al, url->host_header);
   url->host = NULL;
   url->target = NULL;
   url->host_header = NULL;

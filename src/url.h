@@ -2,6 +2,8 @@
 #ifndef UVWS_URL_H
 #define UVWS_URL_H
 
+#include "alloc.h"
+
 typedef struct {
   int secure;        /* 1 for wss:// */
   char *host;        /* host name or IP literal, without IPv6 brackets */
@@ -16,8 +18,9 @@ typedef struct {
  * port 1-65535, an optional path and query. Userinfo ("user@"), fragments
  * ("#..."), empty hosts, bad ports and bytes outside printable ASCII are
  * refused with UVWS_EBADURL. On 0 the strings in out are allocated with
- * malloc and released by uvws__url_free(). On error nothing is allocated. */
-int uvws__url_parse(const char *url, uvws__url_t *out);
-void uvws__url_free(uvws__url_t *url);
+ * al and released by uvws__url_free(). On error nothing is allocated. */
+int uvws__url_parse(const uvws_allocator_t *al, const char *url,
+                    uvws__url_t *out);
+void uvws__url_free(const uvws_allocator_t *al, uvws__url_t *url);
 
 #endif

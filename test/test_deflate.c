@@ -393,9 +393,9 @@ static void test_server_negotiation(void) {
     make_head(0, c->h1, c->h2, buf, sizeof(buf), &head);
     uvws__pmd_config_t cfg = cfg_of(c->cfg);
     memset(&p, 0xee, sizeof(p));
-    r = uvws__pmd_negotiate(&head, &cfg, &p, &resp);
+    r = uvws__pmd_negotiate(&uvws__libc_allocator, &head, &cfg, &p, &resp);
     neg_check(c, 0, r, &p, &resp);
-    uvws__buf_free(&resp);
+    uvws__buf_free(&uvws__libc_allocator, &resp);
   }
   printf("  server negotiation: %zu cases\n",
          sizeof(server_cases) / sizeof(server_cases[0]));
@@ -418,14 +418,14 @@ static void test_client_negotiation(void) {
   for (size_t i = 0; i < sizeof(offer_cases) / sizeof(offer_cases[0]); i++) {
     uvws__buf_t b = {0};
     uvws__pmd_config_t cfg = cfg_of(offer_cases[i].cfg);
-    CHECK_EQ(uvws__pmd_offer(&cfg, &b), 0);
-    CHECK_EQ(uvws__buf_append(&b, "", 1), 0);
+    CHECK_EQ(uvws__pmd_offer(&uvws__libc_allocator, &cfg, &b), 0);
+    CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, &b, "", 1), 0);
     if (strcmp(b.base, offer_cases[i].offer) != 0) {
       fprintf(stderr, "test_deflate.c:%d: offer\n  want %s\n  got  %s\n",
               offer_cases[i].line, offer_cases[i].offer, b.base);
       abort();
     }
-    uvws__buf_free(&b);
+    uvws__buf_free(&uvws__libc_allocator, &b);
   }
   printf("  client negotiation: %zu answers, %zu offers\n",
          sizeof(client_cases) / sizeof(client_cases[0]),
@@ -453,8 +453,8 @@ static void test_negotiation_pairs(void) {
   for (size_t i = 0; i < n; i++) {
     const uvws__pmd_config_t *cc = &all[i];
     uvws__buf_t offer = {0};
-    CHECK_EQ(uvws__pmd_offer(cc, &offer), 0);
-    CHECK_EQ(uvws__buf_append(&offer, "", 1), 0);
+    CHECK_EQ(uvws__pmd_offer(&uvws__libc_allocator, cc, &offer), 0);
+    CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, &offer, "", 1), 0);
     /* 7.1.2.2 lets the server limit our window only if we offer this;
      * we always do, so an answer carrying it is always one we offered. */
     CHECK(strstr(offer.base, "client_max_window_bits") != NULL);
@@ -466,15 +466,16 @@ static void test_negotiation_pairs(void) {
       int r;
 
       make_head(0, offer.base, NULL, buf, sizeof(buf), &head);
-      CHECK_EQ(uvws__pmd_negotiate(&head, sc, &sp, &resp), 1);
-      CHECK_EQ(uvws__buf_append(&resp, "", 1), 0);
+      CHECK_EQ(
+          uvws__pmd_negotiate(&uvws__libc_allocator, &head, sc, &sp, &resp), 1);
+      CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, &resp, "", 1), 0);
       make_head(1, resp.base, NULL, buf, sizeof(buf), &head);
       r = uvws__pmd_accept(&head, cc, &cp);
       if (r != 1)
         fprintf(stderr, "offer [%s] answer [%s]: accept gave %d\n", offer.base,
                 resp.base, r);
       CHECK_EQ(r, 1);
-      uvws__buf_free(&resp);
+      uvws__buf_free(&uvws__libc_allocator, &resp);
 
       CHECK(sp.rx_window >= cp.tx_window);
       CHECK(cp.rx_window >= sp.tx_window);
@@ -493,7 +494,7 @@ static void test_negotiation_pairs(void) {
       CHECK(cp.rx_window <= 15 && cp.rx_window >= 8);
       pairs++;
     }
-    uvws__buf_free(&offer);
+    uvws__buf_free(&uvws__libc_allocator, &offer);
   }
   printf("  offer to acceptance: %zu pairs of settings\n", pairs);
 }
@@ -534,7 +535,7 @@ static void zc_part(zc_t *c, const void *in, size_t n, int fin,
   c->s.next_in = (Bytef *)in;
   c->s.avail_in = (uInt)n;
   do {
-    CHECK_EQ(uvws__buf_reserve(out, 4096), 0);
+    CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, out, 4096), 0);
     c->s.next_out = (Bytef *)out->base + out->len;
     c->s.avail_out = 4096;
     int r = deflate(&c->s, flush);
@@ -546,7 +547,7 @@ static void zc_part(zc_t *c, const void *in, size_t n, int fin,
   if (flush == Z_FINISH) {
     /* 7.2.1: the data does not end with an empty stored block, so one is
      * appended (00 00 00 ff ff) and the last 4 bytes removed: 0x00. */
-    CHECK_EQ(uvws__buf_append(out, "", 1), 0);
+    CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, out, "", 1), 0);
     deflateReset(&c->s);
     return;
   }
@@ -554,7 +555,8 @@ static void zc_part(zc_t *c, const void *in, size_t n, int fin,
       memcmp(out->base + out->len - 4, "\x00\x00\xff\xff", 4) == 0)
     out->len -= 4;
   else if (out->len == start)
-    CHECK_EQ(uvws__buf_append(out, "", 1), 0); /* empty stored block */
+    CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, out, "", 1),
+             0); /* empty stored block */
   if (c->no_takeover)
     deflateReset(&c->s);
 }
@@ -585,7 +587,7 @@ static int zi_message(zi_t *d, const void *in, size_t n, uvws__buf_t *out) {
     d->s.avail_in = (uInt)(pass ? 4 : n);
     for (;;) {
       int r;
-      CHECK_EQ(uvws__buf_reserve(out, 65536), 0);
+      CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, out, 65536), 0);
       d->s.next_out = (Bytef *)out->base + out->len;
       d->s.avail_out = 65536;
       r = inflate(&d->s, Z_SYNC_FLUSH);
@@ -675,8 +677,8 @@ static void roundtrip(int tx_window, int rx_window, int nt, int level,
   size_t hello_len[2] = {0, 0}, nhello = 0;
   zi_t zi;
 
-  uvws__pmd_init(&a, &pa, level, mem_level);
-  uvws__pmd_init(&b, &pb, 6, 8);
+  uvws__pmd_init(&a, &uvws__libc_allocator, &pa, level, mem_level);
+  uvws__pmd_init(&b, &uvws__libc_allocator, &pb, 6, 8);
   CHECK_EQ(uvws__pmd_can_compress(&a), 1);
   zi_init(&zi, tx_window, nt);
   for (size_t i = 0; i < nmsgs; i++) {
@@ -730,9 +732,9 @@ static void roundtrip(int tx_window, int rx_window, int nt, int level,
   zi_end(&zi);
   uvws__pmd_free(&a);
   uvws__pmd_free(&b);
-  uvws__buf_free(&z);
-  uvws__buf_free(&out);
-  uvws__buf_free(&ref);
+  uvws__buf_free(&uvws__libc_allocator, &z);
+  uvws__buf_free(&uvws__libc_allocator, &out);
+  uvws__buf_free(&uvws__libc_allocator, &ref);
 }
 
 /* zlib compressing, our inflater reading: windows 9-15, with and without
@@ -744,7 +746,7 @@ static void from_zlib(int window, int nt, int how) {
   zc_t c;
 
   zc_init(&c, window, 9, nt, how);
-  uvws__pmd_init(&b, &pb, 6, 8);
+  uvws__pmd_init(&b, &uvws__libc_allocator, &pb, 6, 8);
   for (size_t i = 0; i < nmsgs; i++) {
     const msg_t *m = &msgs[i];
     z.len = 0;
@@ -758,8 +760,8 @@ static void from_zlib(int window, int nt, int how) {
   }
   zc_end(&c);
   uvws__pmd_free(&b);
-  uvws__buf_free(&z);
-  uvws__buf_free(&out);
+  uvws__buf_free(&uvws__libc_allocator, &z);
+  uvws__buf_free(&uvws__libc_allocator, &out);
 }
 
 /* A message compressed in parts (as uvws_conn_send_fragment does): each
@@ -776,8 +778,8 @@ static void fragmented(int window, int nt) {
   uvws__buf_t z = {0}, out = {0}, whole = {0}, ref = {0};
   zi_t zi;
 
-  uvws__pmd_init(&a, &pa, 6, 8);
-  uvws__pmd_init(&b, &pb, 6, 8);
+  uvws__pmd_init(&a, &uvws__libc_allocator, &pa, 6, 8);
+  uvws__pmd_init(&b, &uvws__libc_allocator, &pb, 6, 8);
   zi_init(&zi, window, nt);
   for (int round = 0; round < 2; round++) {
     for (size_t m = 0; m < 3; m++) {
@@ -790,7 +792,8 @@ static void fragmented(int window, int nt) {
                                    &z),
                  0);
         ends[k] = z.len;
-        CHECK_EQ(uvws__buf_append(&whole, p, strlen(p)), 0);
+        CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, &whole, p, strlen(p)),
+                 0);
       }
       /* Each part on its own, as frames arrive. */
       out.len = 0;
@@ -810,10 +813,10 @@ static void fragmented(int window, int nt) {
   zi_end(&zi);
   uvws__pmd_free(&a);
   uvws__pmd_free(&b);
-  uvws__buf_free(&z);
-  uvws__buf_free(&out);
-  uvws__buf_free(&whole);
-  uvws__buf_free(&ref);
+  uvws__buf_free(&uvws__libc_allocator, &z);
+  uvws__buf_free(&uvws__libc_allocator, &out);
+  uvws__buf_free(&uvws__libc_allocator, &whole);
+  uvws__buf_free(&uvws__libc_allocator, &ref);
 }
 
 /* The examples of RFC 7692 7.2.3, "Hello" each time. */
@@ -842,7 +845,7 @@ static void test_rfc_examples(void) {
   /* In sequence on one stream (7.2.3.2 needs 7.2.3.1 before it), fed
    * whole and then a byte at a time. */
   for (int bytewise = 0; bytewise < 2; bytewise++) {
-    uvws__pmd_init(&b, &p, 6, 8);
+    uvws__pmd_init(&b, &uvws__libc_allocator, &p, 6, 8);
     for (size_t i = 0; i < sizeof(rfc_msgs) / sizeof(rfc_msgs[0]); i++) {
       const rfc_msg_t *m = &rfc_msgs[i];
       out.len = 0;
@@ -865,13 +868,13 @@ static void test_rfc_examples(void) {
     uvws__pmd_free(&b);
   }
   /* The window the first one leaves is what the second one needs. */
-  uvws__pmd_init(&b, &p, 6, 8);
+  uvws__pmd_init(&b, &uvws__libc_allocator, &p, 6, 8);
   out.len = 0;
   CHECK_EQ(uvws__pmd_inflate(&b, (const uint8_t *)rfc_msgs[1].bytes,
                              rfc_msgs[1].len, 1, &out, 100),
            UVWS_EDEFLATE);
   uvws__pmd_free(&b);
-  uvws__buf_free(&out);
+  uvws__buf_free(&uvws__libc_allocator, &out);
 }
 
 static void test_codec(void) {
@@ -902,18 +905,18 @@ static void test_codec(void) {
 
   /* zlib cannot write a raw stream with an 8-bit window (7.1.2.1 allows
    * sending uncompressed then); it can read one. */
-  uvws__pmd_init(&z, &p8, 6, 8);
+  uvws__pmd_init(&z, &uvws__libc_allocator, &p8, 6, 8);
   CHECK_EQ(uvws__pmd_can_compress(&z), 0);
   CHECK_EQ(uvws__pmd_inflate(&z, (const uint8_t *)rfc_msgs[0].bytes,
                              rfc_msgs[0].len, 1, &out, 100),
            0);
   CHECK_EQ(out.len, 5);
   uvws__pmd_free(&z);
-  uvws__pmd_init(&z, &p9, 6, 8);
+  uvws__pmd_init(&z, &uvws__libc_allocator, &p9, 6, 8);
   CHECK_EQ(uvws__pmd_can_compress(&z), 1);
   uvws__pmd_free(&z);
   uvws__pmd_free(&z); /* twice is harmless */
-  uvws__buf_free(&out);
+  uvws__buf_free(&uvws__libc_allocator, &out);
 
   test_rfc_examples();
   printf("  codec: %d runs of %d messages, windows 9-15\n", runs, 16);
@@ -936,7 +939,7 @@ static void test_codec_errors(void) {
   zc_t c;
 
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    uvws__pmd_init(&b, &p, 6, 8);
+    uvws__pmd_init(&b, &uvws__libc_allocator, &p, 6, 8);
     out.len = 0;
     int e = uvws__pmd_inflate(&b, (const uint8_t *)bad[i].bytes, bad[i].len,
                               1, &out, 1000);
@@ -958,7 +961,7 @@ static void test_codec_errors(void) {
   zc_part(&c, r, sizeof(r), 1, &z);
   zc_end(&c);
   CHECK(z.len < 1500);
-  uvws__pmd_init(&b, &small, 6, 8);
+  uvws__pmd_init(&b, &uvws__libc_allocator, &small, 6, 8);
   out.len = 0;
   int e = 0;
   for (size_t i = 0; i < z.len && e == 0; i++)
@@ -966,8 +969,8 @@ static void test_codec_errors(void) {
                           1 << 20);
   CHECK_EQ(e, UVWS_EDEFLATE);
   uvws__pmd_free(&b);
-  uvws__buf_free(&out);
-  uvws__buf_free(&z);
+  uvws__buf_free(&uvws__libc_allocator, &out);
+  uvws__buf_free(&uvws__libc_allocator, &z);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -988,7 +991,7 @@ static uint8_t *bomb(size_t units, size_t unit_mib, size_t *len) {
     c.s.next_in = zeros;
     c.s.avail_in = sizeof(zeros);
     do {
-      CHECK_EQ(uvws__buf_reserve(&piece, 4096), 0);
+      CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, &piece, 4096), 0);
       c.s.next_out = (Bytef *)piece.base + piece.len;
       c.s.avail_out = 4096;
       deflate(&c.s, i + 1 == unit_mib ? Z_SYNC_FLUSH : Z_NO_FLUSH);
@@ -1002,7 +1005,7 @@ static uint8_t *bomb(size_t units, size_t unit_mib, size_t *len) {
   for (size_t i = 0; i < units; i++)
     memcpy(b + i * piece.len, piece.base, piece.len);
   *len = piece.len * units - 4;
-  uvws__buf_free(&piece);
+  uvws__buf_free(&uvws__libc_allocator, &piece);
   return b;
 }
 
@@ -1019,18 +1022,18 @@ static void test_bomb_codec(void) {
   CHECK(n < 2 << 20);
 
   /* Whole, with fin. */
-  uvws__pmd_init(&z, &p, 6, 8);
+  uvws__pmd_init(&z, &uvws__libc_allocator, &p, 6, 8);
   r = uvws__pmd_inflate(&z, b, n, 1, &out, limit);
   CHECK_EQ(r, UVWS_ETOOBIG);
   CHECK(out.cap <= limit + 1);
   CHECK(out.len <= limit + 1);
   CHECK(out.len <= limit);
   uvws__pmd_free(&z);
-  uvws__buf_free(&out);
+  uvws__buf_free(&uvws__libc_allocator, &out);
 
   /* In pieces of 100 bytes: stops at the first piece that crosses the
    * limit, long before the end. */
-  uvws__pmd_init(&z, &p, 6, 8);
+  uvws__pmd_init(&z, &uvws__libc_allocator, &p, 6, 8);
   size_t off = 0;
   r = 0;
   while (off < n && r == 0) {
@@ -1044,7 +1047,7 @@ static void test_bomb_codec(void) {
   CHECK_EQ(r, UVWS_ETOOBIG);
   CHECK(off < 4096);
   uvws__pmd_free(&z);
-  uvws__buf_free(&out);
+  uvws__buf_free(&uvws__libc_allocator, &out);
 
   /* An output buffer that already has room (the engine reuses its
    * reassembly buffer) must not let more than limit + 1 bytes in. */
@@ -1055,14 +1058,14 @@ static void test_bomb_codec(void) {
     zc_init(&zc, 15, 6, 0, Z_SYNC_FLUSH);
     zc_part(&zc, zeros, sizeof(zeros), 1, &c);
     zc_end(&zc);
-    uvws__pmd_init(&z, &p, 6, 8);
-    CHECK_EQ(uvws__buf_reserve(&out, 128 * 1024), 0);
+    uvws__pmd_init(&z, &uvws__libc_allocator, &p, 6, 8);
+    CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, &out, 128 * 1024), 0);
     r = uvws__pmd_inflate(&z, (uint8_t *)c.base, c.len, 1, &out, 1000);
     CHECK_EQ(r, UVWS_ETOOBIG);
     CHECK(out.len <= 1001);
     uvws__pmd_free(&z);
-    uvws__buf_free(&out);
-    uvws__buf_free(&c);
+    uvws__buf_free(&uvws__libc_allocator, &out);
+    uvws__buf_free(&uvws__libc_allocator, &c);
   }
 
   /* Exactly at the limit is accepted; one byte more is not. */
@@ -1073,15 +1076,15 @@ static void test_bomb_codec(void) {
     zc_init(&zc, 15, 6, 0, Z_SYNC_FLUSH);
     zc_part(&zc, zeros, limit + (size_t)extra, 1, &c);
     zc_end(&zc);
-    uvws__pmd_init(&z, &p, 6, 8);
+    uvws__pmd_init(&z, &uvws__libc_allocator, &p, 6, 8);
     r = uvws__pmd_inflate(&z, (uint8_t *)c.base, c.len, 1, &out, limit);
     CHECK_EQ(r, extra ? UVWS_ETOOBIG : 0);
     CHECK(out.cap <= limit + 1);
     if (!extra)
       CHECK_EQ(out.len, limit);
     uvws__pmd_free(&z);
-    uvws__buf_free(&out);
-    uvws__buf_free(&c);
+    uvws__buf_free(&uvws__libc_allocator, &out);
+    uvws__buf_free(&uvws__libc_allocator, &c);
   }
   free(b);
 }
@@ -1118,7 +1121,7 @@ static void zframe(zc_t *c, int first, int fin, unsigned op, int masked,
   uvws__buf_t z = {0};
   zc_part(c, part, n, fin, &z);
   frame_ex(fin, first ? UVWS__RSV1 : 0, op, masked, z.base, z.len, 0);
-  uvws__buf_free(&z);
+  uvws__buf_free(&uvws__libc_allocator, &z);
 }
 
 static char log_buf[8192];
@@ -1213,9 +1216,9 @@ static void run(int from_client, size_t max, const size_t *cuts, size_t ncuts,
   memcpy(work, input, input_len);
   log_len = 0;
   log_buf[0] = '\0';
-  uvws__proto_init(&p, &cbs, NULL, from_client, max);
+  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, NULL, from_client, max);
   if (cur_params) {
-    uvws__pmd_init(&z, cur_params, 6, 8);
+    uvws__pmd_init(&z, &uvws__libc_allocator, cur_params, 6, 8);
     uvws__proto_set_deflate(&p, &z);
   }
   o->result = 0;
@@ -1490,7 +1493,7 @@ static void test_engine_fragments(void) {
     frame_ex(1, 0, UVWS__OP_PING, 1, "x", 1, 0);
     frame_ex(0, 0, UVWS__OP_CONT, 1, z.base + 41, z.len - 42, 0);
     frame_ex(1, 0, UVWS__OP_CONT, 1, z.base + z.len - 1, 1, 0);
-    uvws__buf_free(&z);
+    uvws__buf_free(&uvws__libc_allocator, &z);
     want_reset();
     want("ping", "x", 1);
     expect("stream cut at arbitrary points", &takeover, 1, 0,
@@ -1592,7 +1595,7 @@ static void test_engine_utf8(void) {
     zc_part(&c, "abc\xc0\xaf", 5, 0, &z);
     zc_end(&c);
     frame_ex(1, UVWS__RSV1, UVWS__OP_TEXT, 1, z.base, z.len, 500);
-    uvws__buf_free(&z);
+    uvws__buf_free(&uvws__libc_allocator, &z);
     expect("invalid byte in a partial compressed frame", &takeover, 1, 0, "",
            1007);
     /* The same with valid text: no event, no error. */
@@ -1600,7 +1603,7 @@ static void test_engine_utf8(void) {
     zc_part(&c, "abc\xe2\x82", 5, 0, &z);
     zc_end(&c);
     frame_ex(1, UVWS__RSV1, UVWS__OP_TEXT, 1, z.base, z.len, 500);
-    uvws__buf_free(&z);
+    uvws__buf_free(&uvws__libc_allocator, &z);
     expect("valid partial compressed frame", &takeover, 1, 0, "", 0);
   }
 

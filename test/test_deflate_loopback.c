@@ -575,7 +575,7 @@ static void (*raw_on_accept)(raw_t *r);
 
 static void raw_closed(uv_handle_t *h) {
   raw_t *r = h->data;
-  uvws__buf_free(&r->in);
+  uvws__buf_free(&uvws__libc_allocator, &r->in);
   if (r->owned)
     free(r);
 }
@@ -588,7 +588,7 @@ static void raw_close(raw_t *r) {
 static void raw_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
   raw_t *r = h->data;
   (void)size;
-  CHECK_EQ(uvws__buf_reserve(&r->in, 65536), 0);
+  CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, &r->in, 65536), 0);
   *buf = uv_buf_init(r->in.base + r->in.len, 65536);
 }
 
@@ -762,7 +762,7 @@ static void z_inflate(z_stream *s, const char *in, size_t n, uvws__buf_t *out) {
     s->avail_in = (uInt)(pass ? 4 : n);
     do {
       int r;
-      CHECK_EQ(uvws__buf_reserve(out, 65536), 0);
+      CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, out, 65536), 0);
       s->next_out = (Bytef *)out->base + out->len;
       s->avail_out = 65536;
       r = inflate(s, Z_SYNC_FLUSH);
@@ -879,7 +879,7 @@ static void wire_init(int masked) {
 
 static void wire_free(void) {
   inflateEnd(&W.zs);
-  uvws__buf_free(&W.msg);
+  uvws__buf_free(&uvws__libc_allocator, &W.msg);
 }
 
 /* Reads frames while steps remain. Returns 1 once every step was seen. */
@@ -902,19 +902,24 @@ static int wire_read(raw_t *r) {
         W.msg_compressed = f.rsv != 0;
         W.msg_first_step = W.step;
       }
-      CHECK_EQ(uvws__buf_append(&W.msg, f.data, f.len), 0);
+      CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, &W.msg, f.data, f.len),
+               0);
       if (f.fin) {
         uvws__buf_t plain = {0}, want = {0};
         if (W.msg_compressed) {
           z_inflate(&W.zs, W.msg.base, W.msg.len, &plain);
         } else {
-          CHECK_EQ(uvws__buf_append(&plain, W.msg.base, W.msg.len), 0);
+          CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, &plain, W.msg.base,
+                                    W.msg.len),
+                   0);
         }
         /* What was sent: the parts from the message's first step on. */
         for (size_t k = W.msg_first_step; k <= W.step; k++) {
           if (wire_steps[k].how == W_PING)
             continue;
-          CHECK_EQ(uvws__buf_reserve(&want, wire_steps[k].len + 1), 0);
+          CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, &want,
+                                     wire_steps[k].len + 1),
+                   0);
           wire_payload(k, want.base + want.len);
           want.len += wire_steps[k].len;
         }
@@ -923,8 +928,8 @@ static int wire_read(raw_t *r) {
         if (w->len == 1 << 20)
           W.wire_bytes_1mib = W.msg.len;
         W.messages++;
-        uvws__buf_free(&plain);
-        uvws__buf_free(&want);
+        uvws__buf_free(&uvws__libc_allocator, &plain);
+        uvws__buf_free(&uvws__libc_allocator, &want);
       }
     }
     raw_consume(r, f.total);
@@ -1106,7 +1111,7 @@ static uint8_t *zeros_bomb(size_t mib, size_t *len) {
     s.next_in = zeros;
     s.avail_in = sizeof(zeros);
     do {
-      CHECK_EQ(uvws__buf_reserve(&out, 4096), 0);
+      CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, &out, 4096), 0);
       s.next_out = (Bytef *)out.base + out.len;
       s.avail_out = 4096;
       deflate(&s, i + 1 == mib ? Z_SYNC_FLUSH : Z_NO_FLUSH);

@@ -28,7 +28,7 @@ static size_t parse_calls;
  * "1 101 [Switching Protocols] {Upgrade: b}" for responses. */
 
 static void dump_add(uvws__buf_t *b, const char *p, size_t n) {
-  CHECK_EQ(uvws__buf_append(b, p, n), 0);
+  CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, b, p, n), 0);
 }
 
 static void dump_str(uvws__buf_t *b, const char *s) {
@@ -867,7 +867,7 @@ static size_t test_offered(void) {
 
     /* The list is appended to: what was there stays. */
     dump_add(&list, "old", 4);
-    r = uvws__hs_offered_protocols(&head, &list, &count);
+    r = uvws__hs_offered_protocols(&uvws__libc_allocator, &head, &list, &count);
     if (r != c->expected)
       fprintf(stderr, "test_handshake.c:%d: returned %d\n", c->line, r);
     CHECK_EQ(r, c->expected);
@@ -889,9 +889,9 @@ static size_t test_offered(void) {
       dump_add(&joined, "", 1);
       CHECK_STR(joined.base, c->list);
     }
-    uvws__buf_free(&req);
-    uvws__buf_free(&list);
-    uvws__buf_free(&joined);
+    uvws__buf_free(&uvws__libc_allocator, &req);
+    uvws__buf_free(&uvws__libc_allocator, &list);
+    uvws__buf_free(&uvws__libc_allocator, &joined);
   }
   return n;
 }
@@ -1044,7 +1044,7 @@ static size_t test_check_response(void) {
 /* Building, and parsing what was built */
 
 static char *buf_cstr(uvws__buf_t *b) {
-  CHECK_EQ(uvws__buf_reserve(b, 1), 0);
+  CHECK_EQ(uvws__buf_reserve(&uvws__libc_allocator, b, 1), 0);
   b->base[b->len] = '\0';
   return b->base;
 }
@@ -1094,8 +1094,9 @@ static size_t test_build_request(void) {
 
     /* Appends: what the buffer held stays. */
     dump_str(&out, "prefix");
-    CHECK_EQ(uvws__hs_build_request(&out, c->target, c->host_header, c->key,
-                                    c->origin, c->protocols, c->extra),
+    CHECK_EQ(uvws__hs_build_request(&uvws__libc_allocator, &out, c->target,
+                                    c->host_header, c->key, c->origin,
+                                    c->protocols, c->extra),
              0);
     text = buf_cstr(&out);
     CHECK(memcmp(text, "prefix", 6) == 0);
@@ -1117,7 +1118,9 @@ static size_t test_build_request(void) {
       CHECK_EQ(req.origin_len, strlen(c->origin));
       CHECK(memcmp(req.origin, c->origin, req.origin_len) == 0);
     }
-    CHECK_EQ(uvws__hs_offered_protocols(&head, &list, &count), 0);
+    CHECK_EQ(
+        uvws__hs_offered_protocols(&uvws__libc_allocator, &head, &list, &count),
+        0);
     CHECK_EQ(count, c->num_offered);
     for (off = 0, j = 0; j < count; j++) {
       CHECK_STR(list.base + off, c->protocols[j]);
@@ -1134,8 +1137,8 @@ static size_t test_build_request(void) {
     }
     /* Fed at every byte, too. */
     run_parse(c->line, 0, text, strlen(text), (long)strlen(text), NULL);
-    uvws__buf_free(&out);
-    uvws__buf_free(&list);
+    uvws__buf_free(&uvws__libc_allocator, &out);
+    uvws__buf_free(&uvws__libc_allocator, &list);
   }
   return n;
 }
@@ -1166,7 +1169,9 @@ static size_t test_build_101(void) {
 
     uvws__hs_accept(KEY, strlen(KEY), accept);
     dump_str(&out, "prefix");
-    CHECK_EQ(uvws__hs_build_101(&out, accept, c->protocol, c->extensions), 0);
+    CHECK_EQ(uvws__hs_build_101(&uvws__libc_allocator, &out, accept,
+                                c->protocol, c->extensions),
+             0);
     text = buf_cstr(&out);
     CHECK(memcmp(text, "prefix", 6) == 0);
     text += 6;
@@ -1201,7 +1206,7 @@ static size_t test_build_101(void) {
                                      1, &protocol, &protocol_len),
              UVWS_EBADACCEPT);
     run_parse(c->line, 1, text, strlen(text), (long)strlen(text), NULL);
-    uvws__buf_free(&out);
+    uvws__buf_free(&uvws__libc_allocator, &out);
   }
   return n;
 }
@@ -1260,7 +1265,9 @@ static size_t test_build_error(void) {
   for (i = 0; i < n; i++) {
     const build_error_case_t *c = &build_error_cases[i];
     out.len = 0;
-    CHECK_EQ(uvws__hs_build_error(&out, c->status, c->extra), 0);
+    CHECK_EQ(
+        uvws__hs_build_error(&uvws__libc_allocator, &out, c->status, c->extra),
+        0);
     text = buf_cstr(&out);
     if (c->status == 426 && c->extra == NULL)
       CHECK_STR(text, answer_426);
@@ -1298,7 +1305,7 @@ static size_t test_build_error(void) {
              UVWS_EBADSTATUS);
     run_parse(c->line, 1, text, out.len, len, NULL);
   }
-  uvws__buf_free(&out);
+  uvws__buf_free(&uvws__libc_allocator, &out);
   return n;
 }
 
@@ -1314,21 +1321,25 @@ static size_t test_round_trip(void) {
   char accept[29], key[25];
 
   /* Client. */
-  CHECK_EQ(uvws__hs_build_request(&request, "/rt?x=1", "example.com:8080",
-                                  "x3JJHMbDL1EzLkh9GBhXDw==", NULL, offered,
-                                  NULL),
+  CHECK_EQ(uvws__hs_build_request(
+               &uvws__libc_allocator, &request, "/rt?x=1", "example.com:8080",
+               "x3JJHMbDL1EzLkh9GBhXDw==", NULL, offered, NULL),
            0);
   /* Server: the second offered protocol is chosen. */
   CHECK_EQ(uvws__http_parse_request(request.base, request.len, &head),
            request.len);
   CHECK_EQ(uvws__hs_check_request(&head, &req), 0);
-  CHECK_EQ(uvws__hs_offered_protocols(&head, &list, &count), 0);
+  CHECK_EQ(
+      uvws__hs_offered_protocols(&uvws__libc_allocator, &head, &list, &count),
+      0);
   CHECK_EQ(count, 2);
   selected = list.base + strlen(list.base) + 1;
   CHECK_STR(selected, "v2.example");
   uvws__hs_accept(req.key, req.key_len, accept);
   CHECK_STR(accept, "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
-  CHECK_EQ(uvws__hs_build_101(&response, accept, selected, NULL), 0);
+  CHECK_EQ(uvws__hs_build_101(&uvws__libc_allocator, &response, accept,
+                              selected, NULL),
+           0);
   /* Client. */
   memcpy(key, "x3JJHMbDL1EzLkh9GBhXDw==", 25);
   CHECK_EQ(uvws__http_parse_response(response.base, response.len, &head),
@@ -1338,9 +1349,9 @@ static size_t test_round_trip(void) {
       0);
   CHECK_EQ(protocol_len, 10);
   CHECK(memcmp(protocol, "v2.example", 10) == 0);
-  uvws__buf_free(&request);
-  uvws__buf_free(&response);
-  uvws__buf_free(&list);
+  uvws__buf_free(&uvws__libc_allocator, &request);
+  uvws__buf_free(&uvws__libc_allocator, &response);
+  uvws__buf_free(&uvws__libc_allocator, &list);
   return 1;
 }
 
@@ -1354,15 +1365,20 @@ static size_t test_nomem(void) {
 
   full.base = NULL;
   full.len = full.cap = (size_t)-1 - 2;
-  CHECK_EQ(uvws__hs_build_request(&full, "/", "h", KEY, NULL, NULL, NULL), -12);
+  CHECK_EQ(uvws__hs_build_request(&uvws__libc_allocator, &full, "/", "h", KEY,
+                                  NULL, NULL, NULL),
+           -12);
   CHECK_EQ(full.len, (size_t)-1 - 2);
-  CHECK_EQ(uvws__hs_build_101(&full, "x", NULL, NULL), -12);
+  CHECK_EQ(uvws__hs_build_101(&uvws__libc_allocator, &full, "x", NULL, NULL),
+           -12);
   CHECK_EQ(full.len, (size_t)-1 - 2);
-  CHECK_EQ(uvws__hs_build_error(&full, 400, NULL), -12);
+  CHECK_EQ(uvws__hs_build_error(&uvws__libc_allocator, &full, 400, NULL), -12);
   CHECK_EQ(full.len, (size_t)-1 - 2);
   CHECK_EQ(uvws__http_parse_request(req, sizeof(req) - 1, &head),
            sizeof(req) - 1);
-  CHECK_EQ(uvws__hs_offered_protocols(&head, &full, &count), -12);
+  CHECK_EQ(
+      uvws__hs_offered_protocols(&uvws__libc_allocator, &head, &full, &count),
+      -12);
   CHECK_EQ(full.len, (size_t)-1 - 2);
   CHECK_EQ(count, 0);
   return 4;

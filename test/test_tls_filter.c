@@ -36,7 +36,7 @@ static uvws__tls_conf_t *server_conf(const char *name) {
   snprintf(key, sizeof(key), "%s.key", name);
   o.cert_file = cert_path(crt);
   o.key_file = cert_path(key);
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), 0);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o), 0);
   return c;
 }
 
@@ -46,7 +46,7 @@ static uvws__tls_conf_t *client_conf(int verify) {
   memset(&o, 0, sizeof(o));
   o.ca_file = cert_path("ca.crt");
   o.insecure_skip_verify_for_testing = !verify;
-  CHECK_EQ(uvws__tls_conf_new(&c, 0, &o), 0);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 0, &o), 0);
   return c;
 }
 
@@ -69,7 +69,7 @@ static int on_data(void *arg, char *data, size_t len) {
   side_t *s = arg;
   CHECK(s->opened);
   CHECK(len > 0);
-  CHECK_EQ(uvws__buf_append(&s->got, data, len), 0);
+  CHECK_EQ(uvws__buf_append(&uvws__libc_allocator, &s->got, data, len), 0);
   return 0;
 }
 
@@ -104,7 +104,7 @@ static int transfer(side_t *from, side_t *to, size_t split) {
   int r;
   memset(&from->out, 0, sizeof(from->out));
   r = deliver(to, b.base, b.len, split);
-  uvws__buf_free(&b);
+  uvws__buf_free(&uvws__libc_allocator, &b);
   return r;
 }
 
@@ -115,8 +115,8 @@ static void side_init(side_t *s, uvws__tls_conf_t *conf, const char *host) {
 
 static void side_free(side_t *s) {
   uvws__tls_free(&s->t);
-  uvws__buf_free(&s->out);
-  uvws__buf_free(&s->got);
+  uvws__buf_free(&uvws__libc_allocator, &s->out);
+  uvws__buf_free(&uvws__libc_allocator, &s->got);
 }
 
 /* Runs a handshake; flight k (0: ClientHello, 1: the server's first
@@ -415,7 +415,7 @@ static void test_client_certs(void) {
     so.key_file = cert_path("server.key");
     so.ca_file = cert_path("ca.crt");
     so.client_cert = (uvws_tls_client_cert_t)cases[i].mode;
-    CHECK_EQ(uvws__tls_conf_new(&sc, 1, &so), 0);
+    CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &sc, 1, &so), 0);
     memset(&co, 0, sizeof(co));
     co.ca_file = cert_path("ca.crt");
     if (cases[i].client) {
@@ -424,7 +424,7 @@ static void test_client_certs(void) {
       co.cert_file = cert_path(crt);
       co.key_file = cert_path(key);
     }
-    CHECK_EQ(uvws__tls_conf_new(&cc, 0, &co), 0);
+    CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &cc, 0, &co), 0);
     side_init(&c, cc, "localhost");
     side_init(&s, sc, NULL);
     r = handshake(&c, &s, NULL, NULL, &who);
@@ -461,22 +461,27 @@ static void test_conf(void) {
   size_t n;
 
   memset(&o, 0, sizeof(o));
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UV_EINVAL); /* no certificate */
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o),
+           UV_EINVAL); /* no certificate */
   o.cert_file = cert_path("server.crt");
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UV_EINVAL); /* no key */
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o),
+           UV_EINVAL); /* no key */
   o.key_file = cert_path("nonexistent.key");
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UV_ENOENT);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o), UV_ENOENT);
   o.key_file = cert_path("client.key");
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UVWS_ETLSCONFIG); /* mismatch */
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o),
+           UVWS_ETLSCONFIG); /* mismatch */
   o.key_file = cert_path("ca.crt");
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UVWS_ETLSCONFIG); /* not a key */
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o),
+           UVWS_ETLSCONFIG); /* not a key */
   o.key_file = cert_path("server.key");
   o.client_cert = UVWS_TLS_CLIENT_CERT_REQUIRED;
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UV_EINVAL); /* no client CA */
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o),
+           UV_EINVAL); /* no client CA */
   o.client_cert = (uvws_tls_client_cert_t)7;
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UV_EINVAL);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o), UV_EINVAL);
   o.client_cert = UVWS_TLS_CLIENT_CERT_NONE;
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), 0);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o), 0);
   uvws__tls_conf_free(c);
 
   /* The same from memory. */
@@ -493,24 +498,28 @@ static void test_conf(void) {
   memset(&o, 0, sizeof(o));
   o.cert_pem = pem;
   o.key_pem = key;
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), 0);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o), 0);
   uvws__tls_conf_free(c);
   o.cert_file = cert_path("server.crt");
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UV_EINVAL); /* file and PEM */
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o),
+           UV_EINVAL); /* file and PEM */
   o.cert_file = NULL;
   o.cert_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n"
                "-----END CERTIFICATE-----\n";
-  CHECK_EQ(uvws__tls_conf_new(&c, 1, &o), UVWS_ETLSCONFIG);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 1, &o),
+           UVWS_ETLSCONFIG);
 
   /* Clients: a CA in memory, a CA file that is not PEM, the default. */
   memset(&o, 0, sizeof(o));
   o.ca_pem = pem;
-  CHECK_EQ(uvws__tls_conf_new(&c, 0, &o), 0);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 0, &o), 0);
   uvws__tls_conf_free(c);
   o.ca_pem = NULL;
   o.ca_file = cert_path("server.key");
-  CHECK_EQ(uvws__tls_conf_new(&c, 0, &o), UVWS_ETLSCONFIG);
-  CHECK_EQ(uvws__tls_conf_new(&c, 0, NULL), 0); /* the system's CAs */
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 0, &o),
+           UVWS_ETLSCONFIG);
+  CHECK_EQ(uvws__tls_conf_new(&uvws__libc_allocator, &c, 0, NULL),
+           0); /* the system's CAs */
   uvws__tls_conf_free(c);
 }
 

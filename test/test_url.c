@@ -136,14 +136,14 @@ static int run_case(const url_case_t *c) {
 
   /* Garbage in the output must not matter. */
   memset(&u, 0xA5, sizeof(u));
-  r = uvws__url_parse(c->url, &u);
+  r = uvws__url_parse(&uvws__libc_allocator, c->url, &u);
   if (r != c->ret)
     fprintf(stderr, "test_url.c:%d: \"%s\"\n", c->line, c->url);
   CHECK_EQ(r, c->ret);
   if (r != 0) {
     /* Nothing allocated, and freeing is still harmless. */
     CHECK(u.host == NULL && u.target == NULL && u.host_header == NULL);
-    uvws__url_free(&u);
+    uvws__url_free(&uvws__libc_allocator, &u);
     return 0;
   }
   CHECK_EQ(u.secure, c->secure);
@@ -151,9 +151,9 @@ static int run_case(const url_case_t *c) {
   CHECK_EQ(u.port, c->port);
   CHECK_STR(u.target, c->target);
   CHECK_STR(u.host_header, c->host_header);
-  uvws__url_free(&u);
+  uvws__url_free(&uvws__libc_allocator, &u);
   CHECK(u.host == NULL && u.target == NULL && u.host_header == NULL);
-  uvws__url_free(&u);
+  uvws__url_free(&uvws__libc_allocator, &u);
   return 1;
 }
 
@@ -164,7 +164,7 @@ int main(void) {
   for (i = 0; i < n; i++)
     ok += (size_t)run_case(&cases[i]);
 
-  CHECK_EQ(uvws__url_parse(NULL, &u), UVWS_EBADURL);
+  CHECK_EQ(uvws__url_parse(&uvws__libc_allocator, NULL, &u), UVWS_EBADURL);
   CHECK(u.host == NULL && u.target == NULL && u.host_header == NULL);
 
   printf("test_url: %zu cases (%zu valid, %zu refused) passed\n", n + 1, ok,
