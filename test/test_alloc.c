@@ -202,9 +202,22 @@ static const uvws_limits_t quick = {
     .close_timeout_ms = 500,
 };
 
-/* One exchange with the server's memory from sa and the client's from ca.
- * Returns 1 when it completed as it should with nothing failing. */
-static int exchange(const uvws_allocator_t *sa, const uvws_allocator_t *ca) {
+/* Where test/tls/make-certs.sh put the certificates; NULL: no wss://. */
+static const char *certs;
+
+static const char *cert(const char *name) {
+  static char buf[4][512];
+  static int i;
+  char *p = buf[i++ % 4];
+  snprintf(p, 512, "%s/%s", certs, name);
+  return p;
+}
+
+/* One exchange with the server's memory from sa and the client's from ca,
+ * over wss:// when tls. Returns 1 when it completed as it should with
+ * nothing failing. */
+static int exchange(const uvws_allocator_t *sa, const uvws_allocator_t *ca,
+                    int tls) {
   run_t r;
   uvws_server_options_t so = {0};
   uvws_client_options_t co = {0};
@@ -231,16 +244,22 @@ static int exchange(const uvws_allocator_t *sa, const uvws_allocator_t *ca) {
   so.allocator = sa;
   co.limits = quick;
   co.allocator = ca;
+  if (tls) {
+    so.tls.cert_file = cert("server.crt");
+    so.tls.key_file = cert("server.key");
+    co.tls.ca_file = cert("ca.crt");
+  }
   if (uvws_server_create(&r.loop, &so, &r.server) == 0) {
     r.contexts_open++;
     uvws_server_set_data(r.server, &r);
-    if (uvws_server_listen(r.server, "127.0.0.1", 0, 16) != 0)
+    if ((tls ? uvws_server_listen_tls(r.server, "127.0.0.1", 0, 16)
+             : uvws_server_listen(r.server, "127.0.0.1", 0, 16)) != 0)
       stop_all(&r);
   }
   if (r.server != NULL && uvws_client_create(&r.loop, &co, &r.client) == 0) {
     r.contexts_open++;
     uvws_client_set_data(r.client, &r);
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/",
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%d/", tls ? "wss" : "ws",
              uvws_server_port(r.server));
     ccb.on_open = c_open;
     ccb.on_message = c_message;
@@ -275,11 +294,11 @@ static int exchange(const uvws_allocator_t *sa, const uvws_allocator_t *ca) {
 
 /* ---- the tests ----------------------------------------------------------- */
 
-static void test_all_memory_comes_back(void) {
+static void test_all_memory_comes_back(int tls) {
   uvws_budget_t sb, cb;
   CHECK_EQ(uvws_budget_init(&sb, 0, NULL), 0);
   CHECK_EQ(uvws_budget_init(&cb, 0, NULL), 0);
-  CHECK(exchange(&sb.allocator, &cb.allocator));
+  CHECK(exchange(&sb.allocator, &cb.allocator, tls));
   /* Both sides used their own allocator, for more than their structs... */
   CHECK(sb.peak > BIG);
   CHECK(cb.peak > BIG);
@@ -289,7 +308,7 @@ static void test_all_memory_comes_back(void) {
   CHECK_EQ(sb.refused + cb.refused, 0);
 }
 
-static void test_every_allocation_failing(void) {
+static void test_every_allocation_failing(int tls) {
   faulty_t f = {0};
   uvws_allocator_t base = {f_malloc, f_realloc, f_calloc, f_free, &f};
   uvws_budget_t sb, cb;
@@ -298,7 +317,7 @@ static void test_every_allocation_failing(void) {
   /* Count the allocations of a run where none fails. */
   CHECK_EQ(uvws_budget_init(&sb, 0, &base), 0);
   CHECK_EQ(uvws_budget_init(&cb, 0, &base), 0);
-  CHECK(exchange(&sb.allocator, &cb.allocator));
+  CHECK(exchange(&sb.allocator, &cb.allocator, tls));
   total = f.count;
   CHECK(total > 20);
   for (n = 1; n <= total; n++) {
@@ -310,7 +329,7 @@ static void test_every_allocation_failing(void) {
               (double)uv_hrtime() / 1e6);
     CHECK_EQ(uvws_budget_init(&sb, 0, &base), 0);
     CHECK_EQ(uvws_budget_init(&cb, 0, &base), 0);
-    completed += exchange(&sb.allocator, &cb.allocator);
+    completed += exchange(&sb.allocator, &cb.allocator, tls);
     if (sb.used != 0 || cb.used != 0)
       fprintf(stderr, "allocation %ld of %ld failing: %zu + %zu bytes kept\n",
               n, total, sb.used, cb.used);
@@ -318,9 +337,9 @@ static void test_every_allocation_failing(void) {
     CHECK_EQ(cb.used, 0);
   }
   fprintf(stderr,
-          "%ld allocations, each failed once: %ld runs completed "
+          "%s: %ld allocations, each failed once: %ld runs completed "
           "anyway, none leaked\n",
-          total, completed);
+          tls ? "wss://" : "ws://", total, completed);
 }
 
 /* ---- a budget reached by a peer ----------------------------------------- */
@@ -597,10 +616,17 @@ static void test_incomplete_allocators_refused(void) {
 }
 
 int main(void) {
+  certs = getenv("UVWS_TEST_CERTS");
   test_incomplete_allocators_refused();
-  test_all_memory_comes_back();
+  test_all_memory_comes_back(0);
   test_budget_reached_by_a_peer();
   test_budget_reserve();
-  test_every_allocation_failing();
+  test_every_allocation_failing(0);
+  if (certs != NULL) {
+    test_all_memory_comes_back(1);
+    test_every_allocation_failing(1);
+  } else {
+    fprintf(stderr, "wss:// skipped: UVWS_TEST_CERTS is not set\n");
+  }
   return 0;
 }
