@@ -3,12 +3,15 @@
  *
  *   echo-server [--host H] [--port N] [--max-message BYTES] [--no-deflate]
  *               [--protocol NAME]... [--tls-cert FILE --tls-key FILE]
+ *               [--max-memory MIB]
  *
  * permessage-deflate offers are accepted unless --no-deflate is given.
  * --protocol adds a subprotocol the server speaks: the first one a client
  * offers that is in this list is selected.
  * With --tls-cert and --tls-key (PEM: the certificate chain and its key) it
- * serves wss:// instead of ws://. Prints "listening on ws://H:PORT/" (or
+ * serves wss:// instead of ws://. --max-memory puts all of the server's
+ * memory under a uvws_budget_t of that many MiB, with an eighth of it kept
+ * for the connections it has: past that, new connections are turned away. Prints "listening on ws://H:PORT/" (or
  * wss://) once it listens (--port 0 picks a free port). SIGINT or SIGTERM
  * closes every connection and exits 0. */
 #include <signal.h>
@@ -47,7 +50,8 @@ static void usage(void) {
           "usage: echo-server [--host H] [--port N] [--max-message BYTES]"
           " [--no-deflate]\n"
           "                   [--protocol NAME]... [--tls-cert FILE"
-          " --tls-key FILE]\n");
+          " --tls-key FILE]\n"
+          "                   [--max-memory MIB]\n");
   exit(2);
 }
 
@@ -57,6 +61,7 @@ int main(int argc, char **argv) {
   const char *protocols[16];
   size_t nprotocols = 0;
   uvws_server_options_t opts;
+  uvws_budget_t budget;
   uv_loop_t *loop = uv_default_loop();
 
   memset(&opts, 0, sizeof(opts));
@@ -76,6 +81,14 @@ int main(int argc, char **argv) {
       opts.tls.cert_file = argv[++i];
     else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
       opts.tls.key_file = argv[++i];
+    else if (strcmp(argv[i], "--max-memory") == 0 && i + 1 < argc) {
+      size_t mib = strtoull(argv[++i], NULL, 10);
+      if (mib == 0)
+        usage();
+      uvws_budget_init(&budget, mib << 20, NULL);
+      budget.reserve = budget.limit / 8;
+      opts.allocator = &budget.allocator;
+    }
     else
       usage();
   }

@@ -132,8 +132,8 @@ typedef struct uvws_request_s uvws_request_t;
  *  - A function returning NULL is an allocation failure: uvws reports
  *    UV_ENOMEM to the caller, refuses the connection being accepted, or
  *    fails the connection that needed the memory (close code 1011, or
- *    1009 when it was for reassembling an uncompressed message), and never
- *    crashes or loses track of what it holds. An allocator may therefore
+ *    1009 when it was for a message being reassembled or inflated), and
+ *    never crashes or loses track of what it holds. An allocator may therefore
  *    enforce a budget (see uvws_budget_t).
  *  - The functions are called on the loop's thread only, except those of a
  *    uvws_async_t (uvws_async_create_ex()), which other threads call.

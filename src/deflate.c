@@ -403,7 +403,7 @@ static int inflate_into(uvws__pmd_t *z, const uint8_t *in, size_t n,
     if (out->len > limit)
       return UVWS_ETOOBIG;
     if (out->cap - out->len < 1024 && grow(z->alloc, out, limit) != 0)
-      return UVWS__ENOMEM;
+      return UVWS__PMD_NOROOM;
     room = out->cap - out->len;
     /* A buffer that came with room of its own still takes at most one
      * byte past the limit. */

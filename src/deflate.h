@@ -82,7 +82,9 @@ int uvws__pmd_can_compress(const uvws__pmd_t *z);
  * grows past limit bytes (nor is it grown past limit + 1): the call returns
  * UVWS_ETOOBIG as soon as the inflated message would exceed it. Returns 0,
  * UVWS_ETOOBIG, UVWS_EDEFLATE (the data is not valid DEFLATE, or does not
- * end between two blocks once the tail is back) or UV_ENOMEM. */
+ * end between two blocks once the tail is back), UVWS__PMD_NOROOM (no
+ * memory to grow out: the message) or UV_ENOMEM (no memory for zlib). */
+#define UVWS__PMD_NOROOM (-20099)
 int uvws__pmd_inflate(uvws__pmd_t *z, const uint8_t *in, size_t n, int fin,
                       uvws__buf_t *out, size_t limit);
 

@@ -138,6 +138,8 @@ static long inflate_chunk(uvws__proto_t *p, const uint8_t *d, size_t n,
   }
   if (r == UVWS_ETOOBIG)
     return fail(p, 1009, UVWS_ETOOBIG);
+  if (r == UVWS__PMD_NOROOM) /* no memory for the message: too big now */
+    return fail(p, 1009, UVWS__ENOMEM);
   if (r == UVWS__ENOMEM)
     return fail(p, 1011, UVWS__ENOMEM);
   if (r != 0)
