@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "ascii.h"
 #include "uvws_errno.h"
 
 #define UVWS__ENOMEM (-12)
@@ -119,18 +120,9 @@ static int next_ext(const char *s, size_t len, size_t *i, ext_t *e) {
   }
 }
 
+/* s[0..n) is lit (lower case) but for ASCII case. */
 static int name_is(const char *s, size_t n, const char *lit) {
-  size_t m = strlen(lit);
-  if (n != m)
-    return 0;
-  for (size_t i = 0; i < n; i++) {
-    char a = s[i], b = lit[i];
-    if (a >= 'A' && a <= 'Z')
-      a = (char)(a + 32);
-    if (a != b)
-      return 0;
-  }
-  return 1;
+  return uvws__ascii_ieq(s, n, lit, strlen(lit));
 }
 
 /* RFC 7692 7.1.2: window bits are "8" to "15", no leading zeros. */

@@ -15,6 +15,7 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/sha1.h>
 
+#include "ascii.h"
 #include "uvws_errno.h"
 
 /* Internal result of the scanning helpers: more bytes are needed. Errors
@@ -65,22 +66,8 @@ static int hs__is_ows(unsigned char c) {
   return c == ' ' || c == '\t';
 }
 
-static unsigned char hs__lower(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-/* ASCII case-insensitive comparison: header names and the tokens in
- * Connection and Upgrade are case-insensitive (RFC 7230 3.2, 6.1, 6.7), and
- * the locale must not change that. */
-static int hs__ieq(const char *a, size_t a_len, const char *b, size_t b_len) {
-  size_t i;
-  if (a_len != b_len)
-    return 0;
-  for (i = 0; i < a_len; i++)
-    if (hs__lower((unsigned char)a[i]) != hs__lower((unsigned char)b[i]))
-      return 0;
-  return 1;
-}
+/* Header names and the tokens in Connection and Upgrade are
+ * case-insensitive (RFC 7230 3.2, 6.1, 6.7): uvws__ascii_ieq(). */
 
 /* ------------------------------------------------------------------------ */
 /* Head parser                                                               */
@@ -338,7 +325,7 @@ const uvws__header_t *uvws__http_find(const uvws__http_head_t *head,
   size_t i, name_len = strlen(name);
   for (i = 0; i < head->num_headers; i++) {
     const uvws__header_t *h = &head->headers[i];
-    if (hs__ieq(h->name, h->name_len, name, name_len))
+    if (uvws__ascii_ieq(h->name, h->name_len, name, name_len))
       return h;
   }
   return NULL;
@@ -348,7 +335,7 @@ const uvws__header_t *uvws__http_find(const uvws__http_head_t *head,
 static size_t hs__count(const uvws__http_head_t *head, const char *name) {
   size_t i, n = 0, name_len = strlen(name);
   for (i = 0; i < head->num_headers; i++)
-    if (hs__ieq(head->headers[i].name, head->headers[i].name_len, name,
+    if (uvws__ascii_ieq(head->headers[i].name, head->headers[i].name_len, name,
                 name_len))
       n++;
   return n;
@@ -382,7 +369,7 @@ int uvws__token_list_has(const char *value, size_t len, const char *token) {
   size_t pos = 0, elem_len, token_len = strlen(token);
   const char *elem;
   while ((elem = hs__list_next(value, len, &pos, &elem_len)) != NULL)
-    if (hs__ieq(elem, elem_len, token, token_len))
+    if (uvws__ascii_ieq(elem, elem_len, token, token_len))
       return 1;
   return 0;
 }
@@ -394,7 +381,7 @@ static int hs__headers_have_token(const uvws__http_head_t *head,
   size_t i, name_len = strlen(name);
   for (i = 0; i < head->num_headers; i++) {
     const uvws__header_t *h = &head->headers[i];
-    if (hs__ieq(h->name, h->name_len, name, name_len) &&
+    if (uvws__ascii_ieq(h->name, h->name_len, name, name_len) &&
         uvws__token_list_has(h->value, h->value_len, token))
       return 1;
   }
@@ -503,7 +490,7 @@ int uvws__hs_offered_protocols(const uvws_allocator_t *al,
     const uvws__header_t *h = &head->headers[i];
     const char *elem;
     size_t pos = 0, elem_len;
-    if (!hs__ieq(h->name, h->name_len, name, sizeof(name) - 1))
+    if (!uvws__ascii_ieq(h->name, h->name_len, name, sizeof(name) - 1))
       continue;
     /* RFC 6455 4.1: Sec-WebSocket-Protocol = 1#token, possibly over
      * several lines (RFC 6455 11.3.4). */

@@ -6,19 +6,10 @@
 
 #include <mbedtls/base64.h>
 
+#include "ascii.h"
 #include "uvws_errno.h"
 
 #define UVWS__ENOMEM (-12)
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 /* Percent-decodes s[0..n) onto out. -1 on a malformed escape or NUL. */
 static int pct_decode(const uvws_allocator_t *al, const char *s, size_t n,
@@ -29,8 +20,8 @@ static int pct_decode(const uvws_allocator_t *al, const char *s, size_t n,
       int hi, lo;
       if (i + 2 >= n)
         return -1; /* needs two hex digits */
-      hi = hexval(s[i + 1]);
-      lo = hexval(s[i + 2]);
+      hi = uvws__hex_value(s[i + 1]);
+      lo = uvws__hex_value(s[i + 2]);
       if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
         return -1;
       c = (char)(hi * 16 + lo);
@@ -136,19 +127,6 @@ void uvws__proxy_free(const uvws_allocator_t *al, uvws__proxy_t *p) {
   p->host = p->auth = NULL;
 }
 
-static int ieq_n(const char *a, const char *b, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z')
-      x = (char)(x + 32);
-    if (y >= 'A' && y <= 'Z')
-      y = (char)(y + 32);
-    if (x != y)
-      return 0;
-  }
-  return 1;
-}
-
 int uvws__no_proxy_match(const char *list, const char *host) {
   size_t hlen = strlen(host);
   const char *p = list;
@@ -174,10 +152,10 @@ int uvws__no_proxy_match(const char *list, const char *host) {
       b--; /* a root dot, as in the host */
     if (b > a) {
       size_t n = (size_t)(b - a);
-      if (n == hlen && ieq_n(a, host, n))
+      if (n == hlen && uvws__ascii_ieq_n(a, host, n))
         return 1;
       if (hlen > n && host[hlen - n - 1] == '.' &&
-          ieq_n(a, host + hlen - n, n))
+          uvws__ascii_ieq_n(a, host + hlen - n, n))
         return 1;
     }
     p = *e ? e + 1 : e;

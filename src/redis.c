@@ -36,6 +36,7 @@
  * returns without telling hiredis when uv_poll reports an error, which is
  * what a refused connect or a reset connection looks like to uv_poll, so
  * hiredis would wait for that connection forever. */
+#include "ascii.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -615,20 +616,16 @@ static void fail(uvws_redis_t *r) {
     r->opts.on_disconnect(r, err, delay);
 }
 
+static void redis_free(uvws_redis_t *r);
+
 static void handle_closed(uv_handle_t *h) {
   uvws_redis_t *r = h->data;
-  uvws_allocator_t al = r->alloc; /* r's memory comes from it */
   if (--r->nhandles > 0)
     return;
   report_undelivered(r);
   if (r->close_cb != NULL)
     r->close_cb(r);
-  uvws__free(&al, r->host);
-  uvws__free(&al, r->user);
-  uvws__free(&al, r->password);
-  uvws__free(&al, r->prefix);
-  uvws__free(&al, r->pattern);
-  uvws__free(&al, r);
+  redis_free(r);
 }
 
 static void close_step(uvws_redis_t *r) {
@@ -723,16 +720,6 @@ static void retry_cb(uv_timer_t *t) {
 /* ---- URLs -----------------------------------------------------------------
  */
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* A percent-decoded copy of s[0..n), or NULL (no memory, a bad escape or
  * a NUL). *err says which. */
 static char *decode(const uvws_allocator_t *al, const char *s, size_t n,
@@ -746,9 +733,9 @@ static char *decode(const uvws_allocator_t *al, const char *s, size_t n,
   for (i = 0; i < n; i++) {
     int c = (unsigned char)s[i];
     if (c == '%') {
-      if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+      if (i + 2 >= n || uvws__hex_value(s[i + 1]) < 0 || uvws__hex_value(s[i + 2]) < 0)
         goto bad;
-      c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+      c = uvws__hex_value(s[i + 1]) * 16 + uvws__hex_value(s[i + 2]);
       i += 2;
     }
     if (c == 0)
@@ -864,7 +851,8 @@ static int make_pattern(uvws_redis_t *r) {
 /* ---- the API --------------------------------------------------------------
  */
 
-static void free_partial(uvws_redis_t *r) {
+/* Frees r and the strings it owns. */
+static void redis_free(uvws_redis_t *r) {
   uvws_allocator_t al = r->alloc; /* r's memory comes from it */
   uvws__free(&al, r->host);
   uvws__free(&al, r->user);
@@ -901,12 +889,12 @@ int uvws_redis_create(uvws_server_t *server, const char *url,
   if (r->opts.max_pending == 0)
     r->opts.max_pending = DEFAULT_MAX_PENDING;
   if (r->opts.reconnect_max_ms < r->opts.reconnect_min_ms) {
-    free_partial(r);
+    redis_free(r);
     return UV_EINVAL;
   }
   err = parse_url(r, url);
   if (err != 0) {
-    free_partial(r);
+    redis_free(r);
     return err;
   }
   prefix = options != NULL && options->prefix != NULL ? options->prefix
@@ -914,14 +902,14 @@ int uvws_redis_create(uvws_server_t *server, const char *url,
   r->prefix_len = strlen(prefix);
   r->prefix = uvws__strdup(&r->alloc, prefix);
   if (r->prefix == NULL || make_pattern(r) != 0) {
-    free_partial(r);
+    redis_free(r);
     return UV_ENOMEM;
   }
   /* The node id tells this node's messages apart when Redis echoes them;
    * it must differ between nodes, so it is random. */
   err = uv_random(NULL, NULL, r->node, sizeof(r->node), 0, NULL);
   if (err != 0) {
-    free_partial(r);
+    redis_free(r);
     return err;
   }
   memcpy(&r->rng, r->node, sizeof(r->rng));

@@ -1,6 +1,7 @@
 /* Servers: listening sockets, accepted connections, the opening handshake
  * (RFC 6455 4.2), upgrade policy, routes, plain HTTP answers and graceful
  * shutdown. */
+#include "ascii.h"
 #include "internal.h"
 #include "tls_conn.h"
 
@@ -707,16 +708,7 @@ static void terminate_strings(uvws__http_head_t *h) {
 }
 
 static int ieq(const char *a, const char *b) {
-  for (; *a && *b; a++, b++) {
-    char x = *a, y = *b;
-    if (x >= 'A' && x <= 'Z')
-      x = (char)(x + 32);
-    if (y >= 'A' && y <= 'Z')
-      y = (char)(y + 32);
-    if (x != y)
-      return 0;
-  }
-  return *a == *b;
+  return uvws__ascii_ieq(a, strlen(a), b, strlen(b));
 }
 
 /* Upgrade policy from the server's options; 0 or the status to refuse

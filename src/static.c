@@ -31,6 +31,7 @@
  * "Cache-Control: no-cache", so browsers revalidate each time and get 304
  * while the file is unchanged (RFC 9110 13.1.2 and 13.1.3, RFC 9111
  * 5.2.2.4). */
+#include "ascii.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -52,16 +53,6 @@ static int respond_text(uvws_request_t *req, int status, const char *text) {
                               strlen(text));
 }
 
-static int hex_value(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Decodes the percent escapes of path (RFC 3986 2.1) into out (room for
  * strlen(path) + 1 bytes). Returns 0, 400 (malformed escape or NUL) or 404
  * (an escaped '/'). */
@@ -71,10 +62,10 @@ static int percent_decode(const char *path, char *out) {
   for (p = path; *p != '\0'; p++) {
     int c = (unsigned char)*p;
     if (c == '%') {
-      int hi = hex_value((unsigned char)p[1]), lo;
+      int hi = uvws__hex_value((unsigned char)p[1]), lo;
       if (hi < 0)
         return 400;
-      lo = hex_value((unsigned char)p[2]);
+      lo = uvws__hex_value((unsigned char)p[2]);
       if (lo < 0)
         return 400;
       c = hi * 16 + lo;
