@@ -548,7 +548,7 @@ int uvws__conn_pin_out(uvws_conn_t *conn) {
 
 /* The batch being filled; NULL when out of memory. */
 static uvws__wbatch_t *filling(uvws_conn_t *conn) {
-  if (out_get(conn) != 0)
+  if (conn->out == NULL && out_get(conn) != 0)
     return NULL;
   return &conn->batch[conn->fill];
 }
@@ -588,8 +588,9 @@ int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
 /* Frames a payload straight into the filling batch: header, then the
  * payload copied (masked for a client), or referenced when nocopy and no
  * mask is needed. payload: how many bytes this adds to bufferedAmount (the
- * application's bytes, before any compression). */
-static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
+ * application's bytes, before any compression). Inlined: with its
+ * arguments known at each call, sending a message is a short path. */
+static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
                        unsigned rsv, const char *data, size_t len,
                        size_t payload, int nocopy, uvws_send_cb cb,
                        void *arg) {
@@ -638,7 +639,8 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
     conn->buffered += payload;
     if (conn->buffered > conn->limits->drain_low_water)
       conn->drain_armed = 1;
-    buffered_limit(conn);
+    if (conn->buffered > conn->limits->max_buffered)
+      buffered_limit(conn);
   }
   return 0;
 }

@@ -272,6 +272,37 @@ long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len) {
     switch (p->state) {
     case UVWS__PS_HEADER: {
       size_t n;
+      if (p->hdr_len == 0 && len - pos >= 2) {
+        /* The common case first: a whole unfragmented text or binary frame
+         * without RSV bits, at most 64 KiB, all in the input. It passes
+         * every check of uvws__frame_check() and frame_begin() by its
+         * first two bytes, and is delivered from the input. */
+        unsigned b0 = d[pos], b1 = d[pos + 1];
+        size_t hl = 2, pl = b1 & 0x7F;
+        if ((b0 == 0x81 || b0 == 0x82) && p->msg_opcode == 0 &&
+            (b1 >> 7) == p->from_client) {
+          if (pl == 126) {
+            pl = len - pos >= 4 ? ((size_t)d[pos + 2] << 8) | d[pos + 3]
+                                : SIZE_MAX;
+            hl = 4;
+          } else if (pl == 127) {
+            pl = SIZE_MAX;
+          }
+          if (p->from_client)
+            hl += 4;
+          if (pl != SIZE_MAX && len - pos >= hl && pl <= len - pos - hl &&
+              pl <= p->max_message_size) {
+            uint8_t *pd = d + pos + hl;
+            if (p->from_client)
+              uvws__mask_small(pd, pl, pd - 4);
+            if (b0 == 0x81 && !uvws__utf8_is_valid(pd, pl))
+              return fail(p, 1007, UVWS_EBADUTF8);
+            pos += hl + pl;
+            deliver(p, b0 & 0x0F, (const char *)pd, pl);
+            break;
+          }
+        }
+      }
       if (p->hdr_len == 0) {
         n = uvws__frame_decode(d + pos, len - pos, &p->hdr);
         if (n == 0) {

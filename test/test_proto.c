@@ -69,7 +69,7 @@ static void log_payload(const char *d, size_t n) {
 /* Builds an expected event from the bytes that were sent, in the log's
  * format, independently of the engine. Returns a static string that is
  * appended to by each call until want_reset(). */
-static char want_buf[1024];
+static char want_buf[4096];
 static const char *want(const char *kind, const char *d, size_t n) {
   size_t saved = log_len;
   char tmp[sizeof(log_buf)];
@@ -294,6 +294,26 @@ static void test_data_frames(void) {
   /* Splitting 130 KiB in three at every pair of bytes would be slow; the
    * whole, one-byte and two-part runs still cover every boundary. */
   expect("65535 and 65536", 1, 0, want("binary", big, 65536), 0);
+
+  /* Many whole messages in one read, of every length around the word and
+   * vector steps of unmasking, text and binary alternating. */
+  {
+    const char *w = NULL;
+    want_reset();
+    for (size_t n = 0; n <= 70; n++) {
+      frame_ex(1, 0, n % 2 ? UVWS__OP_TEXT : UVWS__OP_BINARY, 1, big, n, 0);
+      w = want(n % 2 ? "text" : "binary", big, n);
+    }
+    expect("lengths 0 to 70 back to back", 1, 0, w, 0);
+  }
+
+  /* A whole message right after a fragmented one that had a ping inside. */
+  frame(0, UVWS__OP_BINARY, 1, "ab");
+  frame(1, UVWS__OP_PING, 1, "p");
+  frame(1, UVWS__OP_CONT, 1, "cd");
+  frame(1, UVWS__OP_TEXT, 1, "next");
+  expect("whole message after a fragmented one", 1, 0,
+         "ping(1:p) binary(4:abcd) text(4:next) ", 0);
 
   /* A 16-bit length field used for a short payload is accepted (RFC 6455
    * asks for the minimal encoding but receivers need not enforce it). */
