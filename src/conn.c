@@ -388,10 +388,26 @@ void uvws__conn_finish(uvws_conn_t *conn) {
     uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
 }
 
+/* A reassembly buffer sent by reference (send_message) is written: it goes
+ * back to the engine for the next message that does not arrive whole,
+ * unless the engine has one already. */
+static void msg_return(uvws_conn_t *conn, uvws__wseg_t *s) {
+  uvws__buf_t *m = &conn->proto.msg;
+  if (m->base == NULL && s->cap <= UVWS__MSG_KEEP && !conn->closing) {
+    m->base = (char *)s->ext;
+    m->cap = s->cap;
+    m->len = 0;
+  } else {
+    free((void *)s->ext);
+  }
+}
+
 static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   size_t i;
   for (i = 0; i < b->nsegs; i++) {
-    if (b->segs[i].cb)
+    if (b->segs[i].cap)
+      msg_return(conn, &b->segs[i]);
+    else if (b->segs[i].cb)
       b->segs[i].cb(conn, b->segs[i].arg, status);
   }
   if (conn->buffered >= b->payload)
@@ -575,6 +591,7 @@ static int batch_add_seg(uvws__wbatch_t *b, const char *ext, size_t len,
   s->len = len;
   s->cb = cb;
   s->arg = arg;
+  s->cap = 0;
   if (cb)
     b->has_cb = 1;
   return 0;
@@ -966,9 +983,14 @@ static void conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
   conn->last_msg = uv_now(conn->ctx->loop);
-  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message)
+  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
+    /* A send of exactly this message may take the buffer (send_message). */
+    conn->lending = d == p->msg.base && n >= UVWS__LEND_MIN;
+    conn->big_msgs = conn->lending;
     conn->cbs->on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);
+    conn->lending = 0;
+  }
 }
 
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
@@ -1098,8 +1120,30 @@ void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   uvws_conn_t *conn = h->data;
+  char *place;
+  size_t n;
   (void)suggested;
-  *buf = uv_buf_init(conn->ctx->rbuf, UVWS__READ_BUF);
+  /* The rest of a large payload is read straight into the message it
+   * belongs to (over TLS it comes out of the filter instead). */
+  if (conn->tls == NULL && conn->state != UVWS_CONNECTING && !conn->failed &&
+      !conn->close_received && !conn->closing &&
+      (place = uvws__proto_read_place(&conn->proto, UVWS__PLACE_MIN, &n)) !=
+          NULL) {
+    *buf = uv_buf_init(place, (unsigned)n);
+    return;
+  }
+  *buf = uv_buf_init(conn->ctx->rbuf,
+                     conn->big_msgs ? UVWS__READ_AFTER_BIG : UVWS__READ_BUF);
+}
+
+/* nread bytes were read into the place on_alloc found in the engine. */
+static void read_placed(uvws_conn_t *conn, size_t n) {
+  long r;
+  if (conn->state == UVWS_CONNECTING || conn->failed || conn->close_received)
+    return;
+  r = uvws__proto_feed_placed(&conn->proto, n);
+  if (r < 0)
+    conn_fail(conn, (int)r, conn->proto.fail_code);
 }
 
 /* 1 if the bytes from old on may complete an HTTP head (an empty line,
@@ -1162,7 +1206,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     keepalive_arm(conn);
   }
   conn->corked = 1;
-  if (conn->tls)
+  if (buf->base != conn->ctx->rbuf)
+    read_placed(conn, (size_t)nread);
+  else if (conn->tls)
     uvws__conn_tls_read(conn, buf->base, (size_t)nread);
   else
     uvws__conn_read_plain(conn, buf->base, (size_t)nread);
@@ -1359,6 +1405,26 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
       return r;
     rsv = UVWS__RSV1;
     nocopy = 0; /* the compressed copy is sent; cb still waits for it */
+  }
+  if (conn->lending && wire == conn->proto.msg.base &&
+      wire_len == conn->proto.msg.len && !nocopy && !conn->is_client &&
+      len >= UVWS__LEND_MIN) {
+    /* The message being delivered, out of the engine's reassembly buffer
+     * (an echo, a relay): the buffer itself is sent and handed back to the
+     * engine once written (msg_return), instead of copying it. */
+    uvws__wbatch_t *b;
+    uvws__buf_t m = conn->proto.msg;
+    r = queue_frame(conn,
+                    type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY, 1, 0,
+                    wire, wire_len, len, 1, NULL, NULL);
+    if (r != 0)
+      return r;
+    b = &conn->batch[conn->fill];
+    b->segs[b->nsegs - 1].cap = m.cap;
+    memset(&conn->proto.msg, 0, sizeof(conn->proto.msg));
+    conn->lending = 0;
+    after_queue(conn);
+    return 0;
   }
   r = queue_frame(conn, type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY,
                   1, rsv, wire, wire_len, len, nocopy, cb, arg);

@@ -10,6 +10,17 @@
 #include "rand.h"
 
 #define UVWS__READ_BUF (64 * 1024)
+/* At least this much of a frame still to come is read straight into the
+ * engine's reassembly buffer rather than through UVWS__READ_BUF: below it,
+ * one read that takes what follows as well costs less than the copy. */
+#define UVWS__PLACE_MIN (8 * 1024)
+/* After a large message, the next read is this small: it takes the next
+ * header and the start of its payload, and the rest of a large payload is
+ * then read in place (UVWS__PLACE_MIN). */
+#define UVWS__READ_AFTER_BIG (4 * 1024)
+/* A message at least this long that on_message sends back as it is goes
+ * out of the reassembly buffer, uncopied. */
+#define UVWS__LEND_MIN (8 * 1024)
 
 #define UVWS__DEFAULT_MAX_MESSAGE (64u * 1024 * 1024)
 #define UVWS__DEFAULT_MAX_HEADER (16 * 1024)
@@ -75,6 +86,7 @@ typedef struct {
   size_t len;
   uvws_send_cb cb;
   void *arg;
+  size_t cap; /* a taken reassembly buffer (ext): its capacity, else 0 */
 } uvws__wseg_t;
 
 /* Output gathered for one uv_write: bytes copied into the arena (frame
@@ -234,6 +246,8 @@ struct uvws_conn_s {
   uint8_t read_held;     /* reading stopped by UVWS_BUFFERED_PAUSE */
   uint8_t pong_held;     /* reading stopped: too many pongs unwritten */
   uint8_t start_pending; /* adopted: the handshake starts next iteration */
+  uint8_t lending;       /* on_message has the engine's reassembly buffer */
+  uint8_t big_msgs;      /* the last message was reassembled (large) */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */

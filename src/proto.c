@@ -8,9 +8,6 @@
 
 #define UVWS__ENOMEM (-12)
 
-/* Reassembly buffers larger than this are released after their message, so
- * one large message does not pin memory on an idle connection. */
-#define UVWS__MSG_KEEP (256 * 1024)
 /* A header may announce far more than will arrive; reserve at most this much
  * ahead of the payload itself. */
 #define UVWS__MSG_RESERVE (256 * 1024)
@@ -373,4 +370,50 @@ long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len) {
     }
   }
   return (long)pos;
+}
+
+char *uvws__proto_read_place(uvws__proto_t *p, size_t min, size_t *len) {
+  uint64_t rest;
+  size_t want;
+
+  if (p->state != UVWS__PS_PAYLOAD || uvws__op_is_control(p->hdr.opcode) ||
+      p->compressed || p->stream)
+    return NULL;
+  rest = p->hdr.len - p->done;
+  if (rest < min || rest == 0)
+    return NULL;
+  want = rest < UVWS__MSG_RESERVE ? (size_t)rest : UVWS__MSG_RESERVE;
+  if (uvws__buf_reserve(&p->msg, want) != 0)
+    return NULL; /* read into the shared buffer instead */
+  *len = p->msg.cap - p->msg.len;
+  if (*len > rest)
+    *len = (size_t)rest;
+  return p->msg.base + p->msg.len;
+}
+
+long uvws__proto_feed_placed(uvws__proto_t *p, size_t n) {
+  uvws__frame_hdr_t *h = &p->hdr;
+  uint8_t *d = (uint8_t *)p->msg.base + p->msg.len;
+  long r;
+
+  if (p->state == UVWS__PS_FAILED)
+    return p->fail_err;
+  p->stopped = 0;
+  if (h->masked)
+    uvws__mask(d, d, n, h->mask, (size_t)p->done);
+  /* As data_chunk(), but the bytes are in place already. */
+  if (p->msg_opcode == UVWS__OP_TEXT) {
+    p->utf8 = uvws__utf8_validate(p->utf8, d, n);
+    if (p->utf8 == UVWS__UTF8_REJECT)
+      return fail(p, 1007, UVWS_EBADUTF8);
+  }
+  p->msg.len += n;
+  p->done += n;
+  if (p->done == h->len) {
+    p->state = UVWS__PS_HEADER;
+    r = data_end(p);
+    if (r < 0)
+      return r;
+  }
+  return (long)n;
 }
