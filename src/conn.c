@@ -478,9 +478,9 @@ void uvws__conn_unref(uvws_conn_t *conn) {
     return;
 
   /* Writes not yet made are cancelled. */
-  if (conn->batch) {
-    batch_release(conn, &conn->batch[0], UV_ECANCELED);
-    batch_release(conn, &conn->batch[1], UV_ECANCELED);
+  if (uvws__conn_batches(conn)) {
+    batch_release(conn, &uvws__conn_batches(conn)[0], UV_ECANCELED);
+    batch_release(conn, &uvws__conn_batches(conn)[1], UV_ECANCELED);
   }
   conn->buffered = 0;
 
@@ -524,8 +524,7 @@ static int out_get(uvws_conn_t *conn) {
   }
   o->wreq.data = conn;
   conn->out = o;
-  conn->batch = o->batch;
-  return 0;
+    return 0;
 }
 
 /* The pool keeps this many blocks for connections that start writing. */
@@ -541,7 +540,6 @@ static void out_put(uvws_conn_t *conn) {
       o->batch[1].nsegs)
     return;
   conn->out = NULL;
-  conn->batch = NULL;
   if (ctx->nfree_outs < UVWS__OUT_POOL) {
     o->next_free = ctx->free_outs;
     ctx->free_outs = o;
@@ -566,7 +564,7 @@ int uvws__conn_pin_out(uvws_conn_t *conn) {
 static uvws__wbatch_t *filling(uvws_conn_t *conn) {
   if (conn->out == NULL && out_get(conn) != 0)
     return NULL;
-  return &conn->batch[conn->fill];
+  return &conn->out->batch[conn->fill];
 }
 
 uvws__buf_t *uvws__conn_arena(uvws_conn_t *conn) {
@@ -650,7 +648,7 @@ static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, 
     }
   }
   if (payload || opcode <= UVWS__OP_BINARY)
-    conn->last_msg = uv_now(conn->ctx->loop);
+    conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (payload) {
     b->payload += payload;
     conn->buffered += payload;
@@ -771,7 +769,7 @@ static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   int had_close = b->has_close;
   int refused = b->ends_handshake_error;
   int had_notify =
-      conn->tls ? uvws__conn_tls_sent(conn, (int)(b - conn->batch)) : 0;
+      conn->tls ? uvws__conn_tls_sent(conn, (int)(b - conn->out->batch)) : 0;
 
   batch_release(conn, b, status);
   if (status < 0 || conn->closing)
@@ -808,7 +806,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
 
   if (conn->writing || conn->corked || conn->closing || conn->out == NULL)
     return;
-  b = &conn->batch[conn->fill];
+  b = &conn->out->batch[conn->fill];
   if (b->arena.len == 0 && b->nsegs == 0 && !uvws__conn_tls_pending(conn)) {
     out_put(conn);
     return;
@@ -890,7 +888,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
 
 static void on_write(uv_write_t *req, int status) {
   uvws_conn_t *conn = req->data;
-  uvws__wbatch_t *b = &conn->batch[conn->fill ^ 1];
+  uvws__wbatch_t *b = &conn->out->batch[conn->fill ^ 1];
 
   conn->writing = 0;
   batch_done(conn, b, status);
@@ -982,7 +980,7 @@ static void conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
-  conn->last_msg = uv_now(conn->ctx->loop);
+  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
     /* A send of exactly this message may take the buffer (send_message). */
     conn->lending = d == p->msg.base && n >= UVWS__LEND_MIN;
@@ -996,7 +994,7 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last) {
   uvws_conn_t *conn = p->data;
-  conn->last_msg = uv_now(conn->ctx->loop);
+  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_chunk)
     conn->cbs->on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
                        n, last);
@@ -1007,8 +1005,8 @@ static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
  * count here, though not in bufferedAmount. */
 static size_t conn_unwritten(const uvws_conn_t *conn) {
   size_t n = uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
-  if (conn->batch != NULL)
-    n += conn->batch[conn->fill].arena.len;
+  if (uvws__conn_batches(conn) != NULL)
+    n += uvws__conn_batches(conn)[conn->fill].arena.len;
   return n;
 }
 
@@ -1081,7 +1079,7 @@ void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
   conn->state = UVWS_OPEN;
   conn->handed = 1;
   conn->proto.stream = conn->cbs->on_chunk != NULL;
-  conn->last_rx = conn->last_msg = uv_now(conn->ctx->loop);
+  conn->last_rx = conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->cbs->on_open)
     conn->cbs->on_open(conn);
   if (rest_len > 0 && !conn->closing)
@@ -1198,7 +1196,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
 
   /* Anything at all from the peer shows it is alive. */
-  conn->last_rx = uv_now(conn->ctx->loop);
+  conn->last_rx = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->ping_out) {
     /* Answered: the next ping is due ping_interval_ms from now, not when
      * the ping timeout would have run out. */
@@ -1237,20 +1235,33 @@ static int keepalive_on(const uvws_conn_t *conn) {
          (conn->limits->ping_interval_ms || conn->limits->idle_timeout_ms);
 }
 
+/* Milliseconds since stamp (the low 32 bits of uv_now()), right for any
+ * span under 49 days: longer than any timeout an unsigned can hold. */
+static uint64_t since(uint64_t now, uint32_t stamp) {
+  return (uint32_t)((uint32_t)now - stamp);
+}
+
+/* When after ms from stamp are over: uv_now() time, now at the earliest. */
+static uint64_t due(uint64_t now, uint32_t stamp, uint64_t after) {
+  uint64_t gone = since(now, stamp);
+  return gone >= after ? now : now + (after - gone);
+}
+
 static void keepalive_arm(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop), next = UINT64_MAX;
   if (!keepalive_on(conn))
     return;
   /* While paused no pong can be read: pings wait for resume. */
   if (conn->limits->ping_interval_ms && !conn->paused) {
-    uint64_t d = conn->ping_out ? conn->ping_at + conn->limits->ping_timeout_ms
-                                : conn->last_rx + conn->limits->ping_interval_ms;
+    uint64_t d = conn->ping_out
+                     ? due(now, conn->ping_at, conn->limits->ping_timeout_ms)
+                     : due(now, conn->last_rx, conn->limits->ping_interval_ms);
     if (d < next)
       next = d;
   }
   if (conn->limits->idle_timeout_ms &&
-      conn->last_msg + conn->limits->idle_timeout_ms < next)
-    next = conn->last_msg + conn->limits->idle_timeout_ms;
+      due(now, conn->last_msg, conn->limits->idle_timeout_ms) < next)
+    next = due(now, conn->last_msg, conn->limits->idle_timeout_ms);
   if (next == UINT64_MAX) {
     uvws__conn_stop_timer(conn);
     return;
@@ -1262,23 +1273,23 @@ static void keepalive_tick(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop);
   const uvws_limits_t *l = conn->limits;
 
-  if (l->idle_timeout_ms && now - conn->last_msg >= l->idle_timeout_ms) {
+  if (l->idle_timeout_ms && since(now, conn->last_msg) >= l->idle_timeout_ms) {
     uvws__conn_close_code(conn, 1001, "idle timeout", 12);
     return;
   }
   if (l->ping_interval_ms && !conn->paused) {
-    if (conn->ping_out && now - conn->ping_at >= l->ping_timeout_ms) {
+    if (conn->ping_out && since(now, conn->ping_at) >= l->ping_timeout_ms) {
       /* Nothing came back: the peer or the path is gone. */
       uvws__conn_error(conn, UV_ETIMEDOUT);
       uvws__conn_finish(conn);
       uvws__conn_emit_error(conn);
       return;
     }
-    if (!conn->ping_out && now - conn->last_rx >= l->ping_interval_ms) {
+    if (!conn->ping_out && since(now, conn->last_rx) >= l->ping_interval_ms) {
       if (queue_frame(conn, UVWS__OP_PING, 1, 0, NULL, 0, 0, 0, NULL,
                       NULL) == 0) {
         conn->ping_out = 1;
-        conn->ping_at = now;
+        conn->ping_at = (uint32_t)now;
         uvws__conn_flush(conn);
       }
     }
@@ -1332,7 +1343,7 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   b->payload += payload;
   conn->buffered += payload;
   buffered_limit(conn);
-  conn->last_msg = uv_now(conn->ctx->loop);
+  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->buffered > conn->limits->drain_low_water)
     conn->drain_armed = 1;
   after_queue(conn);
@@ -1419,7 +1430,7 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
                     wire, wire_len, len, 1, NULL, NULL);
     if (r != 0)
       return r;
-    b = &conn->batch[conn->fill];
+    b = &conn->out->batch[conn->fill];
     b->segs[b->nsegs - 1].cap = m.cap;
     memset(&conn->proto.msg, 0, sizeof(conn->proto.msg));
     conn->lending = 0;
@@ -1579,7 +1590,7 @@ int uvws_conn_resume(uvws_conn_t *conn) {
   if (conn->read_held || conn->pong_held)
     return 0; /* held by buffered_policy or pongs: resumes when drained */
   /* Time spent paused does not count against the peer. */
-  conn->last_rx = uv_now(conn->ctx->loop);
+  conn->last_rx = (uint32_t)uv_now(conn->ctx->loop);
   conn->ping_out = 0;
   keepalive_arm(conn);
   return uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
