@@ -983,7 +983,7 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
     /* A send of exactly this message may take the buffer (send_message). */
-    conn->lending = d == p->msg.base && n >= UVWS__LEND_MIN;
+    conn->lending = (uint8_t)(d == p->msg.base && n >= UVWS__LEND_MIN);
     conn->big_msgs = conn->lending;
     conn->cbs->on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);

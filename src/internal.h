@@ -225,6 +225,9 @@ struct uvws_conn_s {
   uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
   uint8_t close_reason_len;
   uint16_t close_code;   /* for on_close */
+  /* Bytes, not bits: set and cleared for every message received. */
+  uint8_t lending;       /* on_message has the engine's reassembly buffer */
+  uint8_t big_msgs;      /* the last message was reassembled (large) */
   /* Flags, one bit each: an idle connection is mostly its handle. */
   unsigned is_client : 1;
   unsigned handed : 1;        /* the application knows it: on_close is owed */
@@ -249,8 +252,6 @@ struct uvws_conn_s {
   unsigned read_held : 1;     /* reading stopped by UVWS_BUFFERED_PAUSE */
   unsigned pong_held : 1;     /* reading stopped: too many pongs unwritten */
   unsigned start_pending : 1; /* adopted: the handshake starts next iteration */
-  unsigned lending : 1;       /* on_message has the engine's reassembly buffer */
-  unsigned big_msgs : 1;      /* the last message was reassembled (large) */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */
