@@ -396,10 +396,26 @@ void uvws__conn_finish(uvws_conn_t *conn) {
     uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
 }
 
+/* A reassembly buffer sent by reference (send_message) is written: it goes
+ * back to the engine for the next message that does not arrive whole,
+ * unless the engine has one already. */
+static void msg_return(uvws_conn_t *conn, uvws__wseg_t *s) {
+  uvws__buf_t *m = &conn->proto.msg;
+  if (m->base == NULL && s->cap <= UVWS__MSG_KEEP && !conn->closing) {
+    m->base = (char *)s->ext;
+    m->cap = s->cap;
+    m->len = 0;
+  } else {
+    free((void *)s->ext);
+  }
+}
+
 static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   size_t i;
   for (i = 0; i < b->nsegs; i++) {
-    if (b->segs[i].cb)
+    if (b->segs[i].cap)
+      msg_return(conn, &b->segs[i]);
+    else if (b->segs[i].cb)
       b->segs[i].cb(conn, b->segs[i].arg, status);
   }
   if (conn->buffered >= b->payload)
@@ -471,9 +487,9 @@ void uvws__conn_unref(uvws_conn_t *conn) {
     return;
 
   /* Writes not yet made are cancelled. */
-  if (conn->batch) {
-    batch_release(conn, &conn->batch[0], UV_ECANCELED);
-    batch_release(conn, &conn->batch[1], UV_ECANCELED);
+  if (uvws__conn_batches(conn)) {
+    batch_release(conn, &uvws__conn_batches(conn)[0], UV_ECANCELED);
+    batch_release(conn, &uvws__conn_batches(conn)[1], UV_ECANCELED);
   }
   conn->buffered = 0;
 
@@ -517,8 +533,7 @@ static int out_get(uvws_conn_t *conn) {
   }
   o->wreq.data = conn;
   conn->out = o;
-  conn->batch = o->batch;
-  return 0;
+    return 0;
 }
 
 /* The pool keeps this many blocks for connections that start writing. */
@@ -534,7 +549,6 @@ static void out_put(uvws_conn_t *conn) {
       o->batch[1].nsegs)
     return;
   conn->out = NULL;
-  conn->batch = NULL;
   if (ctx->nfree_outs < UVWS__OUT_POOL) {
     o->next_free = ctx->free_outs;
     ctx->free_outs = o;
@@ -557,9 +571,9 @@ int uvws__conn_pin_out(uvws_conn_t *conn) {
 
 /* The batch being filled; NULL when out of memory. */
 static uvws__wbatch_t *filling(uvws_conn_t *conn) {
-  if (out_get(conn) != 0)
+  if (conn->out == NULL && out_get(conn) != 0)
     return NULL;
-  return &conn->batch[conn->fill];
+  return &conn->out->batch[conn->fill];
 }
 
 uvws__buf_t *uvws__conn_arena(uvws_conn_t *conn) {
@@ -585,6 +599,7 @@ static int batch_add_seg(const uvws_allocator_t *al, uvws__wbatch_t *b,
   s->len = len;
   s->cb = cb;
   s->arg = arg;
+  s->cap = 0;
   if (cb)
     b->has_cb = 1;
   return 0;
@@ -599,8 +614,9 @@ int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
 /* Frames a payload straight into the filling batch: header, then the
  * payload copied (masked for a client), or referenced when nocopy and no
  * mask is needed. payload: how many bytes this adds to bufferedAmount (the
- * application's bytes, before any compression). */
-static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
+ * application's bytes, before any compression). Inlined: with its
+ * arguments known at each call, sending a message is a short path. */
+static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
                        unsigned rsv, const char *data, size_t len,
                        size_t payload, int nocopy, uvws_send_cb cb,
                        void *arg) {
@@ -643,13 +659,14 @@ static int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
     }
   }
   if (payload || opcode <= UVWS__OP_BINARY)
-    conn->last_msg = uv_now(conn->ctx->loop);
+    conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (payload) {
     b->payload += payload;
     conn->buffered += payload;
     if (conn->buffered > conn->limits->drain_low_water)
       conn->drain_armed = 1;
-    buffered_limit(conn);
+    if (conn->buffered > conn->limits->max_buffered)
+      buffered_limit(conn);
   }
   return 0;
 }
@@ -765,7 +782,7 @@ static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   int had_close = b->has_close;
   int refused = b->ends_handshake_error;
   int had_notify =
-      conn->tls ? uvws__conn_tls_sent(conn, (int)(b - conn->batch)) : 0;
+      conn->tls ? uvws__conn_tls_sent(conn, (int)(b - conn->out->batch)) : 0;
 
   batch_release(conn, b, status);
   if (status < 0 || conn->closing)
@@ -802,7 +819,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
 
   if (conn->writing || conn->corked || conn->closing || conn->out == NULL)
     return;
-  b = &conn->batch[conn->fill];
+  b = &conn->out->batch[conn->fill];
   if (b->arena.len == 0 && b->nsegs == 0 && !uvws__conn_tls_pending(conn)) {
     out_put(conn);
     return;
@@ -884,7 +901,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
 
 static void on_write(uv_write_t *req, int status) {
   uvws_conn_t *conn = req->data;
-  uvws__wbatch_t *b = &conn->batch[conn->fill ^ 1];
+  uvws__wbatch_t *b = &conn->out->batch[conn->fill ^ 1];
 
   conn->writing = 0;
   batch_done(conn, b, status);
@@ -980,16 +997,21 @@ void uvws__conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = p->data;
-  conn->last_msg = uv_now(conn->ctx->loop);
-  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message)
+  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
+  if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
+    /* A send of exactly this message may take the buffer (send_message). */
+    conn->lending = (uint8_t)(d == p->msg.base && n >= UVWS__LEND_MIN);
+    conn->big_msgs = conn->lending;
     conn->cbs->on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);
+    conn->lending = 0;
+  }
 }
 
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last) {
   uvws_conn_t *conn = p->data;
-  conn->last_msg = uv_now(conn->ctx->loop);
+  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_chunk)
     conn->cbs->on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
                        n, last);
@@ -1000,8 +1022,8 @@ static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
  * count here, though not in bufferedAmount. */
 static size_t conn_unwritten(const uvws_conn_t *conn) {
   size_t n = uv_stream_get_write_queue_size((const uv_stream_t *)&conn->tcp);
-  if (conn->batch != NULL)
-    n += conn->batch[conn->fill].arena.len;
+  if (uvws__conn_batches(conn) != NULL)
+    n += uvws__conn_batches(conn)[conn->fill].arena.len;
   return n;
 }
 
@@ -1074,7 +1096,7 @@ void uvws__conn_opened(uvws_conn_t *conn, char *rest, size_t rest_len) {
   conn->state = UVWS_OPEN;
   conn->handed = 1;
   conn->proto.stream = conn->cbs->on_chunk != NULL;
-  conn->last_rx = conn->last_msg = uv_now(conn->ctx->loop);
+  conn->last_rx = conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->cbs->on_open)
     conn->cbs->on_open(conn);
   if (rest_len > 0 && !conn->closing)
@@ -1114,8 +1136,30 @@ void uvws__conn_http_refuse(uvws_conn_t *conn, int status,
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   uvws_conn_t *conn = h->data;
+  char *place;
+  size_t n;
   (void)suggested;
-  *buf = uv_buf_init(conn->ctx->rbuf, UVWS__READ_BUF);
+  /* The rest of a large payload is read straight into the message it
+   * belongs to (over TLS it comes out of the filter instead). */
+  if (conn->tls == NULL && conn->state != UVWS_CONNECTING && !conn->failed &&
+      !conn->close_received && !conn->closing &&
+      (place = uvws__proto_read_place(&conn->proto, UVWS__PLACE_MIN, &n)) !=
+          NULL) {
+    *buf = uv_buf_init(place, (unsigned)n);
+    return;
+  }
+  *buf = uv_buf_init(conn->ctx->rbuf,
+                     conn->big_msgs ? UVWS__READ_AFTER_BIG : UVWS__READ_BUF);
+}
+
+/* nread bytes were read into the place on_alloc found in the engine. */
+static void read_placed(uvws_conn_t *conn, size_t n) {
+  long r;
+  if (conn->state == UVWS_CONNECTING || conn->failed || conn->close_received)
+    return;
+  r = uvws__proto_feed_placed(&conn->proto, n);
+  if (r < 0)
+    conn_fail(conn, (int)r, conn->proto.fail_code);
 }
 
 /* 1 if the bytes from old on may complete an HTTP head (an empty line,
@@ -1170,7 +1214,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
 
   /* Anything at all from the peer shows it is alive. */
-  conn->last_rx = uv_now(conn->ctx->loop);
+  conn->last_rx = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->ping_out) {
     /* Answered: the next ping is due ping_interval_ms from now, not when
      * the ping timeout would have run out. */
@@ -1178,7 +1222,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     keepalive_arm(conn);
   }
   conn->corked = 1;
-  if (conn->tls)
+  if (buf->base != conn->ctx->rbuf)
+    read_placed(conn, (size_t)nread);
+  else if (conn->tls)
     uvws__conn_tls_read(conn, buf->base, (size_t)nread);
   else
     uvws__conn_read_plain(conn, buf->base, (size_t)nread);
@@ -1207,20 +1253,33 @@ static int keepalive_on(const uvws_conn_t *conn) {
          (conn->limits->ping_interval_ms || conn->limits->idle_timeout_ms);
 }
 
+/* Milliseconds since stamp (the low 32 bits of uv_now()), right for any
+ * span under 49 days: longer than any timeout an unsigned can hold. */
+static uint64_t since(uint64_t now, uint32_t stamp) {
+  return (uint32_t)((uint32_t)now - stamp);
+}
+
+/* When after ms from stamp are over: uv_now() time, now at the earliest. */
+static uint64_t due(uint64_t now, uint32_t stamp, uint64_t after) {
+  uint64_t gone = since(now, stamp);
+  return gone >= after ? now : now + (after - gone);
+}
+
 static void keepalive_arm(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop), next = UINT64_MAX;
   if (!keepalive_on(conn))
     return;
   /* While paused no pong can be read: pings wait for resume. */
   if (conn->limits->ping_interval_ms && !conn->paused) {
-    uint64_t d = conn->ping_out ? conn->ping_at + conn->limits->ping_timeout_ms
-                                : conn->last_rx + conn->limits->ping_interval_ms;
+    uint64_t d = conn->ping_out
+                     ? due(now, conn->ping_at, conn->limits->ping_timeout_ms)
+                     : due(now, conn->last_rx, conn->limits->ping_interval_ms);
     if (d < next)
       next = d;
   }
   if (conn->limits->idle_timeout_ms &&
-      conn->last_msg + conn->limits->idle_timeout_ms < next)
-    next = conn->last_msg + conn->limits->idle_timeout_ms;
+      due(now, conn->last_msg, conn->limits->idle_timeout_ms) < next)
+    next = due(now, conn->last_msg, conn->limits->idle_timeout_ms);
   if (next == UINT64_MAX) {
     uvws__conn_stop_timer(conn);
     return;
@@ -1232,23 +1291,23 @@ static void keepalive_tick(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop);
   const uvws_limits_t *l = conn->limits;
 
-  if (l->idle_timeout_ms && now - conn->last_msg >= l->idle_timeout_ms) {
+  if (l->idle_timeout_ms && since(now, conn->last_msg) >= l->idle_timeout_ms) {
     uvws__conn_close_code(conn, 1001, "idle timeout", 12);
     return;
   }
   if (l->ping_interval_ms && !conn->paused) {
-    if (conn->ping_out && now - conn->ping_at >= l->ping_timeout_ms) {
+    if (conn->ping_out && since(now, conn->ping_at) >= l->ping_timeout_ms) {
       /* Nothing came back: the peer or the path is gone. */
       uvws__conn_error(conn, UV_ETIMEDOUT);
       uvws__conn_finish(conn);
       uvws__conn_emit_error(conn);
       return;
     }
-    if (!conn->ping_out && now - conn->last_rx >= l->ping_interval_ms) {
+    if (!conn->ping_out && since(now, conn->last_rx) >= l->ping_interval_ms) {
       if (queue_frame(conn, UVWS__OP_PING, 1, 0, NULL, 0, 0, 0, NULL,
                       NULL) == 0) {
         conn->ping_out = 1;
-        conn->ping_at = now;
+        conn->ping_at = (uint32_t)now;
         uvws__conn_flush(conn);
       }
     }
@@ -1302,7 +1361,7 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   b->payload += payload;
   conn->buffered += payload;
   buffered_limit(conn);
-  conn->last_msg = uv_now(conn->ctx->loop);
+  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->buffered > conn->limits->drain_low_water)
     conn->drain_armed = 1;
   after_queue(conn);
@@ -1375,6 +1434,26 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
       return r;
     rsv = UVWS__RSV1;
     nocopy = 0; /* the compressed copy is sent; cb still waits for it */
+  }
+  if (conn->lending && wire == conn->proto.msg.base &&
+      wire_len == conn->proto.msg.len && !nocopy && !conn->is_client &&
+      len >= UVWS__LEND_MIN) {
+    /* The message being delivered, out of the engine's reassembly buffer
+     * (an echo, a relay): the buffer itself is sent and handed back to the
+     * engine once written (msg_return), instead of copying it. */
+    uvws__wbatch_t *b;
+    uvws__buf_t m = conn->proto.msg;
+    r = queue_frame(conn,
+                    type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY, 1, 0,
+                    wire, wire_len, len, 1, NULL, NULL);
+    if (r != 0)
+      return r;
+    b = &conn->out->batch[conn->fill];
+    b->segs[b->nsegs - 1].cap = m.cap;
+    memset(&conn->proto.msg, 0, sizeof(conn->proto.msg));
+    conn->lending = 0;
+    after_queue(conn);
+    return 0;
   }
   r = queue_frame(conn, type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY,
                   1, rsv, wire, wire_len, len, nocopy, cb, arg);
@@ -1529,7 +1608,7 @@ int uvws_conn_resume(uvws_conn_t *conn) {
   if (conn->read_held || conn->pong_held)
     return 0; /* held by buffered_policy or pongs: resumes when drained */
   /* Time spent paused does not count against the peer. */
-  conn->last_rx = uv_now(conn->ctx->loop);
+  conn->last_rx = (uint32_t)uv_now(conn->ctx->loop);
   conn->ping_out = 0;
   keepalive_arm(conn);
   return uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);

@@ -74,31 +74,6 @@ int uvws__frame_check(const uvws__frame_hdr_t *h, int from_client,
   return 0;
 }
 
-size_t uvws__frame_encode(uint8_t *out, int fin, unsigned rsv, unsigned opcode,
-                          uint64_t len, const uint8_t *mask) {
-  size_t n = 2;
-  out[0] = (uint8_t)((fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0F));
-  if (len < 126) {
-    out[1] = (uint8_t)len;
-  } else if (len <= 0xFFFF) {
-    out[1] = 126;
-    out[2] = (uint8_t)(len >> 8);
-    out[3] = (uint8_t)len;
-    n = 4;
-  } else {
-    out[1] = 127;
-    for (int i = 0; i < 8; i++)
-      out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
-    n = 10;
-  }
-  if (mask != NULL) {
-    out[1] |= 0x80;
-    memcpy(out + n, mask, 4);
-    n += 4;
-  }
-  return n;
-}
-
 /* 32 bytes of key at a time. GCC and clang lower a 32-byte vector to two
  * SSE2 operations on baseline x86-64; GCC builds also carry a copy for
  * AVX2 that does it in one, picked once by the dynamic linker (an ifunc),

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum {
   UVWS__OP_CONT = 0x0,
@@ -47,13 +48,59 @@ int uvws__frame_check(const uvws__frame_hdr_t *h, int from_client,
                       unsigned rsv_allowed, int in_message);
 
 /* Encodes a header into out (room for UVWS__MAX_HEADER bytes) and returns its
- * length. mask is NULL for an unmasked (server) frame. */
-size_t uvws__frame_encode(uint8_t *out, int fin, unsigned rsv, unsigned opcode,
-                          uint64_t len, const uint8_t *mask);
+ * length. mask is NULL for an unmasked (server) frame. Inline: it is on the
+ * path of every message sent. */
+static inline size_t uvws__frame_encode(uint8_t *out, int fin, unsigned rsv,
+                                        unsigned opcode, uint64_t len,
+                                        const uint8_t *mask) {
+  size_t n = 2;
+  out[0] = (uint8_t)((fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0F));
+  if (len < 126) {
+    out[1] = (uint8_t)len;
+  } else if (len <= 0xFFFF) {
+    out[1] = 126;
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    n = 4;
+  } else {
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+      out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+    n = 10;
+  }
+  if (mask != NULL) {
+    out[1] |= 0x80;
+    memcpy(out + n, mask, 4);
+    n += 4;
+  }
+  return n;
+}
 
 /* XORs src[0..len) with key, starting at key byte (offset % 4), into dst.
  * dst may equal src (unmasking in place); otherwise they must not overlap. */
 void uvws__mask(uint8_t *dst, const uint8_t *src, size_t len,
                 const uint8_t key[4], size_t offset);
+
+/* uvws__mask() from key byte 0, in place, inlined for short payloads where
+ * the call and its set-up would cost more than the XOR. */
+static inline void uvws__mask_small(uint8_t *d, size_t len,
+                                    const uint8_t key[4]) {
+  uint32_t k4;
+  uint64_t kw, w;
+  size_t i = 0;
+  if (len >= 64) {
+    uvws__mask(d, d, len, key, 0);
+    return;
+  }
+  memcpy(&k4, key, 4);
+  kw = ((uint64_t)k4 << 32) | k4;
+  for (; i + 8 <= len; i += 8) {
+    memcpy(&w, d + i, 8);
+    w ^= kw;
+    memcpy(d + i, &w, 8);
+  }
+  for (; i < len; i++)
+    d[i] ^= key[i & 3];
+}
 
 #endif

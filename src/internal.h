@@ -11,6 +11,17 @@
 #include "rand.h"
 
 #define UVWS__READ_BUF (64 * 1024)
+/* At least this much of a frame still to come is read straight into the
+ * engine's reassembly buffer rather than through UVWS__READ_BUF: below it,
+ * one read that takes what follows as well costs less than the copy. */
+#define UVWS__PLACE_MIN (8 * 1024)
+/* After a large message, the next read is this small: it takes the next
+ * header and the start of its payload, and the rest of a large payload is
+ * then read in place (UVWS__PLACE_MIN). */
+#define UVWS__READ_AFTER_BIG (4 * 1024)
+/* A message at least this long that on_message sends back as it is goes
+ * out of the reassembly buffer, uncopied. */
+#define UVWS__LEND_MIN (8 * 1024)
 
 #define UVWS__DEFAULT_MAX_MESSAGE (64u * 1024 * 1024)
 #define UVWS__DEFAULT_MAX_HEADER (16 * 1024)
@@ -79,6 +90,7 @@ typedef struct {
   size_t len;
   uvws_send_cb cb;
   void *arg;
+  size_t cap; /* a taken reassembly buffer (ext): its capacity, else 0 */
 } uvws__wseg_t;
 
 /* Output gathered for one uv_write: bytes copied into the arena (frame
@@ -216,47 +228,51 @@ struct uvws_conn_s {
   uvws__proto_t proto;
 
   uint8_t state;         /* uvws_ready_state_t */
-  uint8_t is_client;
-  uint8_t handed;        /* the application knows it: on_close is owed */
-  uint8_t close_sent;    /* our close frame is queued */
-  uint8_t close_written; /* ... and handed to the kernel */
-  uint8_t close_received;
-  uint8_t failed;        /* we failed the connection (fail_code sent) */
-  uint8_t closing;       /* handles are being closed */
-  uint8_t writing;       /* a uv_write is in flight */
-  uint8_t corked;        /* inside a read: flush when it ends */
-  uint8_t drain_armed;
-  uint8_t frag_open;     /* sending a fragmented message */
-  uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
-  uint8_t frag_type;
-  uint8_t frag_compressed; /* the fragmented message being sent is */
-  uint8_t error_pending; /* error set, on_error not yet called */
   uint8_t pending;       /* handle closes and requests still outstanding */
-  uint8_t fill;          /* index of the batch being filled */
-  uint8_t paused;        /* uvws_conn_pause() */
-  uint8_t ping_out;      /* a keepalive ping awaits an answer */
-  uint8_t out_pinned;    /* keep the write block (TLS connections) */
-  uint8_t own_cbs;       /* cbs is an allocated copy */
-  uint8_t flush_queued;  /* on ctx->flush_list */
-  uint8_t read_held;     /* reading stopped by UVWS_BUFFERED_PAUSE */
-  uint8_t pong_held;     /* reading stopped: too many pongs unwritten */
-  uint8_t start_pending; /* adopted: the handshake starts next iteration */
+  uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
+  uint8_t close_reason_len;
+  uint16_t close_code;   /* for on_close */
+  /* Bytes, not bits: set and cleared for every message received. */
+  uint8_t lending;       /* on_message has the engine's reassembly buffer */
+  uint8_t big_msgs;      /* the last message was reassembled (large) */
+  /* Flags, one bit each: an idle connection is mostly its handle. */
+  unsigned is_client : 1;
+  unsigned handed : 1;        /* the application knows it: on_close is owed */
+  unsigned close_sent : 1;    /* our close frame is queued */
+  unsigned close_written : 1; /* ... and handed to the kernel */
+  unsigned close_received : 1;
+  unsigned failed : 1;        /* we failed the connection (fail_code sent) */
+  unsigned closing : 1;       /* handles are being closed */
+  unsigned writing : 1;       /* a uv_write is in flight */
+  unsigned corked : 1;        /* inside a read: flush when it ends */
+  unsigned drain_armed : 1;
+  unsigned frag_open : 1;     /* sending a fragmented message */
+  unsigned frag_type : 2;
+  unsigned frag_compressed : 1; /* the fragmented message being sent is */
+  unsigned error_pending : 1; /* error set, on_error not yet called */
+  unsigned fill : 1;          /* index of the batch being filled */
+  unsigned paused : 1;        /* uvws_conn_pause() */
+  unsigned ping_out : 1;      /* a keepalive ping awaits an answer */
+  unsigned out_pinned : 1;    /* keep the write block (TLS connections) */
+  unsigned own_cbs : 1;       /* cbs is an allocated copy */
+  unsigned flush_queued : 1;  /* on ctx->flush_list */
+  unsigned read_held : 1;     /* reading stopped by UVWS_BUFFERED_PAUSE */
+  unsigned pong_held : 1;     /* reading stopped: too many pongs unwritten */
+  unsigned start_pending : 1; /* adopted: the handshake starts next iteration */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */
-  uint64_t last_rx;      /* uv_now() of the last read */
-  uint64_t last_msg;     /* ... of the last message sent or received */
-  uint64_t ping_at;      /* ... when the keepalive ping went out */
+  /* The low 32 bits of uv_now(), compared by difference (conn.c since()) */
+  uint32_t last_rx;      /* at the last read */
+  uint32_t last_msg;     /* ... the last message sent or received */
+  uint32_t ping_at;      /* ... when the keepalive ping went out */
 
   int error;             /* first error, for on_error */
-  unsigned close_code;   /* for on_close */
-  char *close_reason;
-  size_t close_reason_len;
+  char *close_reason;    /* close_reason_len bytes, for on_close */
 
   size_t buffered;       /* bufferedAmount */
   uvws__wout_t *out;     /* output, while there is some */
   uvws_conn_t *flush_next;
-  uvws__wbatch_t *batch; /* out->batch, or NULL */
 
   uvws__pmd_t *pmd;      /* permessage-deflate, when negotiated */
   size_t deflate_threshold;
@@ -277,6 +293,9 @@ struct uvws_conn_s {
   uvws__client_conn_t *cc; /* client connections only */
   uint64_t id;           /* unique in its context, never reused */
 };
+
+/* The two write batches (conn->out's), or NULL while there is no output. */
+#define uvws__conn_batches(conn) ((conn)->out ? (conn)->out->batch : NULL)
 
 /* conn.c, for client.c and server.c */
 int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,

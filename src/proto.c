@@ -8,9 +8,6 @@
 
 #define UVWS__ENOMEM (-12)
 
-/* Reassembly buffers larger than this are released after their message, so
- * one large message does not pin memory on an idle connection. */
-#define UVWS__MSG_KEEP (256 * 1024)
 /* A header may announce far more than will arrive; reserve at most this much
  * ahead of the payload itself. */
 #define UVWS__MSG_RESERVE (256 * 1024)
@@ -279,6 +276,37 @@ long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len) {
     switch (p->state) {
     case UVWS__PS_HEADER: {
       size_t n;
+      if (p->hdr_len == 0 && len - pos >= 2) {
+        /* The common case first: a whole unfragmented text or binary frame
+         * without RSV bits, at most 64 KiB, all in the input. It passes
+         * every check of uvws__frame_check() and frame_begin() by its
+         * first two bytes, and is delivered from the input. */
+        unsigned b0 = d[pos], b1 = d[pos + 1];
+        size_t hl = 2, pl = b1 & 0x7F;
+        if ((b0 == 0x81 || b0 == 0x82) && p->msg_opcode == 0 &&
+            (b1 >> 7) == p->from_client) {
+          if (pl == 126) {
+            pl = len - pos >= 4 ? ((size_t)d[pos + 2] << 8) | d[pos + 3]
+                                : SIZE_MAX;
+            hl = 4;
+          } else if (pl == 127) {
+            pl = SIZE_MAX;
+          }
+          if (p->from_client)
+            hl += 4;
+          if (pl != SIZE_MAX && len - pos >= hl && pl <= len - pos - hl &&
+              pl <= p->max_message_size) {
+            uint8_t *pd = d + pos + hl;
+            if (p->from_client)
+              uvws__mask_small(pd, pl, pd - 4);
+            if (b0 == 0x81 && !uvws__utf8_is_valid(pd, pl))
+              return fail(p, 1007, UVWS_EBADUTF8);
+            pos += hl + pl;
+            deliver(p, b0 & 0x0F, (const char *)pd, pl);
+            break;
+          }
+        }
+      }
       if (p->hdr_len == 0) {
         n = uvws__frame_decode(d + pos, len - pos, &p->hdr);
         if (n == 0) {
@@ -349,4 +377,50 @@ long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len) {
     }
   }
   return (long)pos;
+}
+
+char *uvws__proto_read_place(uvws__proto_t *p, size_t min, size_t *len) {
+  uint64_t rest;
+  size_t want;
+
+  if (p->state != UVWS__PS_PAYLOAD || uvws__op_is_control(p->hdr.opcode) ||
+      p->compressed || p->stream)
+    return NULL;
+  rest = p->hdr.len - p->done;
+  if (rest < min || rest == 0)
+    return NULL;
+  want = rest < UVWS__MSG_RESERVE ? (size_t)rest : UVWS__MSG_RESERVE;
+  if (uvws__buf_reserve(&p->msg, want) != 0)
+    return NULL; /* read into the shared buffer instead */
+  *len = p->msg.cap - p->msg.len;
+  if (*len > rest)
+    *len = (size_t)rest;
+  return p->msg.base + p->msg.len;
+}
+
+long uvws__proto_feed_placed(uvws__proto_t *p, size_t n) {
+  uvws__frame_hdr_t *h = &p->hdr;
+  uint8_t *d = (uint8_t *)p->msg.base + p->msg.len;
+  long r;
+
+  if (p->state == UVWS__PS_FAILED)
+    return p->fail_err;
+  p->stopped = 0;
+  if (h->masked)
+    uvws__mask(d, d, n, h->mask, (size_t)p->done);
+  /* As data_chunk(), but the bytes are in place already. */
+  if (p->msg_opcode == UVWS__OP_TEXT) {
+    p->utf8 = uvws__utf8_validate(p->utf8, d, n);
+    if (p->utf8 == UVWS__UTF8_REJECT)
+      return fail(p, 1007, UVWS_EBADUTF8);
+  }
+  p->msg.len += n;
+  p->done += n;
+  if (p->done == h->len) {
+    p->state = UVWS__PS_HEADER;
+    r = data_end(p);
+    if (r < 0)
+      return r;
+  }
+  return (long)n;
 }

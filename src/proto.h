@@ -19,6 +19,10 @@
 
 typedef struct uvws__proto_s uvws__proto_t;
 
+/* Reassembly buffers larger than this are released after their message, so
+ * one large message does not pin memory on an idle connection. */
+#define UVWS__MSG_KEEP (256 * 1024)
+
 typedef struct {
   /* A whole data message (opcode UVWS__OP_TEXT or UVWS__OP_BINARY); text is
    * valid UTF-8. data is valid during the call; it may point into the bytes
@@ -106,6 +110,20 @@ void uvws__proto_free(uvws__proto_t *p);
  * inflated bytes, checked while inflating. 
  * Errors are sticky: later calls return the same error. */
 long uvws__proto_feed(uvws__proto_t *p, char *data, size_t len);
+
+/* Where the rest of the current frame's payload may be read straight into
+ * the reassembly buffer, sparing the copy out of a read buffer: the free
+ * space after the message so far, *len bytes (at most what the frame has
+ * left), owned by p. NULL unless a data frame that p reassembles is being
+ * read and at least min bytes of it are still to come. Valid until the next
+ * call on p. */
+char *uvws__proto_read_place(uvws__proto_t *p, size_t min, size_t *len);
+
+/* n bytes (at most the *len given) were read into the place
+ * uvws__proto_read_place() gave, with no other call on p in between: they
+ * are read as uvws__proto_feed() would read them. Returns n, or the errors
+ * of uvws__proto_feed(). */
+long uvws__proto_feed_placed(uvws__proto_t *p, size_t n);
 
 /* Makes the running uvws__proto_feed() return after the current callback. */
 static inline void uvws__proto_stop(uvws__proto_t *p) {

@@ -82,7 +82,7 @@ static uvws__pvariant_t *variant(uvws_prepared_t *m, const uvws__pmd_t *z) {
   uvws__pmd_t tmp;
   uvws__pmd_params_t params;
   uvws__buf_t out = {0};
-  uint8_t hdr[UVWS__MAX_HEADER];
+  uint8_t hdr[UVWS__MAX_HEADER] = {0};
   size_t hlen;
 
   for (v = m->variants; v != NULL; v = v->next) {

@@ -11,7 +11,7 @@
 
 struct uvws__conn_tls_s {
   uvws__tls_t t;
-  uvws__buf_t out[2]; /* ciphertext for the write of conn->batch[i] */
+  uvws__buf_t out[2]; /* ciphertext for the write of conn->out->batch[i] */
   uvws__buf_t hold;   /* client: the HTTP request, until TLS is up */
   uint8_t notify[2];  /* out[i] carries our close_notify */
   uint8_t notify_queued;
@@ -78,13 +78,13 @@ static void tls_failed(uvws_conn_t *conn, int err) {
   }
   /* The alert mbedTLS wrote goes out, then our FIN (see batch_done);
    * input is dropped until the peer closes, for at most a second. */
-  conn->batch[conn->fill].ends_handshake_error = 1;
+  conn->out->batch[conn->fill].ends_handshake_error = 1;
   uvws__conn_set_timer(conn, 1000);
 }
 
 void uvws__conn_tls_start(uvws_conn_t *conn) {
   struct uvws__conn_tls_s *ct = conn->tls;
-  uvws__buf_t *request = &conn->batch[conn->fill].arena;
+  uvws__buf_t *request = &conn->out->batch[conn->fill].arena;
   int r;
 
   ct->hold = *request;
@@ -97,7 +97,7 @@ void uvws__conn_tls_start(uvws_conn_t *conn) {
 static int on_tls_open(void *arg) {
   uvws_conn_t *conn = arg;
   struct uvws__conn_tls_s *ct = conn->tls;
-  uvws__buf_t *arena = &conn->batch[conn->fill].arena;
+  uvws__buf_t *arena = &conn->out->batch[conn->fill].arena;
 
   if (ct->hold.len > 0) {
     /* Nothing can be queued while CONNECTING: the request goes first. */

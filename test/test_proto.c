@@ -69,7 +69,7 @@ static void log_payload(const char *d, size_t n) {
 /* Builds an expected event from the bytes that were sent, in the log's
  * format, independently of the engine. Returns a static string that is
  * appended to by each call until want_reset(). */
-static char want_buf[1024];
+static char want_buf[4096];
 static const char *want(const char *kind, const char *d, size_t n) {
   size_t saved = log_len;
   char tmp[sizeof(log_buf)];
@@ -88,6 +88,7 @@ static void want_reset(void) {
 }
 
 static int stream_mode;
+static int placed_mode; /* payload read into uvws__proto_read_place() */
 static char joined[1 << 20];
 
 static void on_message(uvws__proto_t *p, unsigned op, const char *d,
@@ -170,12 +171,30 @@ static void run(int from_client, size_t max, const size_t *cuts, size_t ncuts,
   o->consumed = 0;
   for (size_t i = 0; i <= ncuts; i++) {
     size_t end = i < ncuts ? cuts[i] : input_len;
-    long r = uvws__proto_feed(&p, (char *)work + start, end - start);
+    long r = 0;
+    char *place;
+    size_t room;
+    /* As a transport does: payload read straight into the engine's
+     * reassembly buffer wherever it offers a place. */
+    while (placed_mode && start < end &&
+           (place = uvws__proto_read_place(&p, 1, &room)) != NULL) {
+      size_t k = room < end - start ? room : end - start;
+      memcpy(place, work + start, k);
+      r = uvws__proto_feed_placed(&p, k);
+      if (r < 0)
+        break;
+      o->consumed += k;
+      start += k;
+    }
+    if (r >= 0 && start < end) {
+      r = uvws__proto_feed(&p, (char *)work + start, end - start);
+      if (r >= 0)
+        o->consumed += (size_t)r;
+    }
     o->result = r;
     if (r < 0)
       break;
-    o->consumed += (size_t)r;
-    if ((size_t)r < end - start)
+    if (start + (size_t)r < end)
       break; /* a close frame ended the input */
     start = end;
   }
@@ -294,6 +313,26 @@ static void test_data_frames(void) {
   /* Splitting 130 KiB in three at every pair of bytes would be slow; the
    * whole, one-byte and two-part runs still cover every boundary. */
   expect("65535 and 65536", 1, 0, want("binary", big, 65536), 0);
+
+  /* Many whole messages in one read, of every length around the word and
+   * vector steps of unmasking, text and binary alternating. */
+  {
+    const char *w = NULL;
+    want_reset();
+    for (size_t n = 0; n <= 70; n++) {
+      frame_ex(1, 0, n % 2 ? UVWS__OP_TEXT : UVWS__OP_BINARY, 1, big, n, 0);
+      w = want(n % 2 ? "text" : "binary", big, n);
+    }
+    expect("lengths 0 to 70 back to back", 1, 0, w, 0);
+  }
+
+  /* A whole message right after a fragmented one that had a ping inside. */
+  frame(0, UVWS__OP_BINARY, 1, "ab");
+  frame(1, UVWS__OP_PING, 1, "p");
+  frame(1, UVWS__OP_CONT, 1, "cd");
+  frame(1, UVWS__OP_TEXT, 1, "next");
+  expect("whole message after a fragmented one", 1, 0,
+         "ping(1:p) binary(4:abcd) text(4:next) ", 0);
 
   /* A 16-bit length field used for a short payload is accepted (RFC 6455
    * asks for the minimal encoding but receivers need not enforce it). */
@@ -474,7 +513,9 @@ static void test_limits(void) {
 }
 
 int main(void) {
-  for (stream_mode = 0; stream_mode < 2; stream_mode++) {
+  for (int mode = 0; mode < 3; mode++) {
+    stream_mode = mode == 1;
+    placed_mode = mode == 2;
     test_data_frames();
     test_fragments();
     test_control();
@@ -482,7 +523,8 @@ int main(void) {
     test_utf8();
     test_limits();
   }
-  printf("test_proto: %d cases (whole messages, then streamed in pieces), "
+  printf("test_proto: %d cases (whole messages, streamed in pieces, read in "
+         "place), "
          "each fed whole, bytewise and split\n",
          ncases);
   return 0;
