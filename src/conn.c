@@ -406,7 +406,7 @@ static void msg_return(uvws_conn_t *conn, uvws__wseg_t *s) {
     m->cap = s->cap;
     m->len = 0;
   } else {
-    free((void *)s->ext);
+    uvws__free(&conn->ctx->alloc, (void *)s->ext);
   }
 }
 

@@ -390,7 +390,7 @@ char *uvws__proto_read_place(uvws__proto_t *p, size_t min, size_t *len) {
   if (rest < min || rest == 0)
     return NULL;
   want = rest < UVWS__MSG_RESERVE ? (size_t)rest : UVWS__MSG_RESERVE;
-  if (uvws__buf_reserve(&p->msg, want) != 0)
+  if (uvws__buf_reserve(p->alloc, &p->msg, want) != 0)
     return NULL; /* read into the shared buffer instead */
   *len = p->msg.cap - p->msg.len;
   if (*len > rest)
