@@ -24,6 +24,11 @@
 #include "handshake.h"
 #include "proto.h"
 #include "test.h"
+/* Inflated messages of up to 2 MiB; inputs are split in three up to 200
+ * bytes, each split running zlib afresh. */
+#define ENGINE_INPUT_SIZE (2 << 20)
+#define ENGINE_THREE_PARTS_MAX 200
+#include "engine_util.h"
 #include "uvws_errno.h"
 
 #define E UVWS_EHANDSHAKE
@@ -1092,28 +1097,6 @@ static void test_bomb_codec(void) {
 /* ------------------------------------------------------------------------ */
 /* The engine with deflate, split at every byte                             */
 
-static uint8_t input[2 << 20];
-static size_t input_len;
-static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
-
-static void frame_ex(int fin, unsigned rsv, unsigned op, int masked,
-                     const void *payload, size_t n, uint64_t announced) {
-  uint8_t *out = input + input_len;
-  size_t h;
-  CHECK(input_len + UVWS__MAX_HEADER + n <= sizeof(input));
-  h = uvws__frame_encode(out, fin, rsv, op, announced ? announced : n,
-                         masked ? key : NULL);
-  if (n)
-    memcpy(out + h, payload, n);
-  if (masked)
-    uvws__mask(out + h, out + h, n, key, 0);
-  input_len += h + n;
-}
-
-static void frame(int fin, unsigned op, int masked, const char *s) {
-  frame_ex(fin, 0, op, masked, s, strlen(s), 0);
-}
-
 /* A compressed frame: the part compressed with c (fin: the message's
  * last part), RSV1 when first. */
 static void zframe(zc_t *c, int first, int fin, unsigned op, int masked,
@@ -1124,182 +1107,31 @@ static void zframe(zc_t *c, int first, int fin, unsigned op, int masked,
   uvws__buf_free(&uvws__libc_allocator, &z);
 }
 
-static char log_buf[8192];
-static size_t log_len;
-
-static void logf_(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  log_len += (size_t)vsnprintf(log_buf + log_len, sizeof(log_buf) - log_len,
-                               fmt, ap);
-  va_end(ap);
-  CHECK(log_len < sizeof(log_buf));
-}
-
-static void log_payload(const char *d, size_t n) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ (uint8_t)d[i]) * 16777619u;
-  if (n <= 16)
-    logf_("%zu:%.*s", n, (int)n, d);
-  else
-    logf_("%zu:%08x", n, h);
-}
-
-/* Expected events, built from what was sent. */
-static char want_buf[2048];
-static const char *want(const char *kind, const void *d, size_t n) {
-  size_t saved = log_len;
-  static char tmp[sizeof(log_buf)];
-  memcpy(tmp, log_buf, saved + 1);
-  log_len = 0;
-  logf_("%s(", kind);
-  log_payload(d, n);
-  logf_(") ");
-  strncat(want_buf, log_buf, sizeof(want_buf) - strlen(want_buf) - 1);
-  memcpy(log_buf, tmp, saved + 1);
-  log_len = saved;
-  return want_buf;
-}
-static void want_reset(void) {
-  want_buf[0] = '\0';
-}
-
-static void on_message(uvws__proto_t *p, unsigned op, const char *d,
-                       size_t n) {
-  (void)p;
-  logf_("%s(", op == UVWS__OP_TEXT ? "text" : "binary");
-  log_payload(d, n);
-  logf_(") ");
-}
-static void on_ping(uvws__proto_t *p, const char *d, size_t n) {
-  (void)p;
-  logf_("ping(");
-  log_payload(d, n);
-  logf_(") ");
-}
-static void on_pong(uvws__proto_t *p, const char *d, size_t n) {
-  (void)p;
-  logf_("pong(");
-  log_payload(d, n);
-  logf_(") ");
-}
-static void on_close(uvws__proto_t *p, unsigned code, const char *r,
-                     size_t n) {
-  (void)p;
-  logf_("close(%u:%.*s) ", code, (int)n, r);
-}
-
-static const uvws__proto_cbs_t cbs = {.on_message = on_message,
-                                      .on_ping = on_ping,
-                                      .on_pong = on_pong,
-                                      .on_close = on_close};
-
-static uint8_t work[sizeof(input)];
-
-typedef struct {
-  char events[8192];
-  long result;
-  unsigned code;
-  size_t consumed;
-} outcome_t;
-
 /* The agreed parameters of the case being run; NULL: no deflate. */
 static const uvws__pmd_params_t *cur_params;
+static uvws__pmd_t cur_pmd;
 
-static void run(int from_client, size_t max, const size_t *cuts, size_t ncuts,
-                outcome_t *o) {
-  uvws__proto_t p;
-  uvws__pmd_t z;
-  size_t start = 0;
-
-  memcpy(work, input, input_len);
-  log_len = 0;
-  log_buf[0] = '\0';
-  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, NULL, from_client, max);
+static void deflate_on(uvws__proto_t *p) {
   if (cur_params) {
-    uvws__pmd_init(&z, &uvws__libc_allocator, cur_params, 6, 8);
-    uvws__proto_set_deflate(&p, &z);
+    uvws__pmd_init(&cur_pmd, &uvws__libc_allocator, cur_params, 6, 8);
+    uvws__proto_set_deflate(p, &cur_pmd);
   }
-  o->result = 0;
-  o->consumed = 0;
-  for (size_t i = 0; i <= ncuts; i++) {
-    size_t end = i < ncuts ? cuts[i] : input_len;
-    long r = uvws__proto_feed(&p, (char *)work + start, end - start);
-    o->result = r;
-    if (r < 0)
-      break;
-    o->consumed += (size_t)r;
-    if ((size_t)r < end - start)
-      break;
-    start = end;
-  }
-  o->code = p.state == UVWS__PS_FAILED ? p.fail_code : 0;
-  if (o->result >= 0)
-    o->result = 0;
-  memcpy(o->events, log_buf, log_len + 1);
-  if (p.state == UVWS__PS_FAILED) {
-    char b = 0;
-    CHECK_EQ(uvws__proto_feed(&p, &b, 1), p.fail_err);
-  }
-  /* The reassembly buffer never outgrew the limit by more than a byte. */
-  if (max)
-    CHECK(p.msg.cap <= (max > 256 * 1024 ? max : 256 * 1024) + 1);
-  uvws__proto_free(&p);
+}
+
+static void deflate_free(void) {
   if (cur_params)
-    uvws__pmd_free(&z);
+    uvws__pmd_free(&cur_pmd);
 }
 
-static void same(const outcome_t *a, const outcome_t *b, const char *name,
-                 const char *how) {
-  int used_differs = a->result >= 0 && a->consumed != b->consumed;
-  if (strcmp(a->events, b->events) != 0 || a->result != b->result ||
-      a->code != b->code || used_differs) {
-    fprintf(stderr,
-            "%s: fed %s differs:\n  whole: [%s] r=%ld code=%u used=%zu\n"
-            "  split: [%s] r=%ld code=%u used=%zu\n",
-            name, how, a->events, a->result, a->code, a->consumed, b->events,
-            b->result, b->code, b->consumed);
-    abort();
-  }
-}
-
-static int ncases;
-
+/* Every case is fed whole, one byte at a time and split at every position,
+ * with deflate agreed as pmd (NULL: not agreed). */
 static void expect(const char *name, const uvws__pmd_params_t *pmd,
                    int from_client, size_t max, const char *events,
                    unsigned code) {
-  static outcome_t whole, split;
-  static size_t cuts[sizeof(input)];
-  size_t i, j;
-
   cur_params = pmd;
-  run(from_client, max, NULL, 0, &whole);
-  if (strcmp(whole.events, events) != 0 || whole.code != code) {
-    fprintf(stderr, "%s:\n  want [%s] code %u\n  got  [%s] code %u\n", name,
-            events, code, whole.events, whole.code);
-    abort();
-  }
-  for (i = 1; i < input_len; i++)
-    cuts[i - 1] = i;
-  run(from_client, max, cuts, input_len ? input_len - 1 : 0, &split);
-  same(&whole, &split, name, "one byte at a time");
-  for (i = 1; i < input_len; i++) {
-    if (input_len > 4096 && i > 64 && i < input_len - 64 && i % 251 != 0)
-      continue;
-    cuts[0] = i;
-    run(from_client, max, cuts, 1, &split);
-    same(&whole, &split, name, "in two parts");
-    if (input_len <= 200) {
-      for (j = i + 1; j < input_len; j++) {
-        cuts[1] = j;
-        run(from_client, max, cuts, 2, &split);
-        same(&whole, &split, name, "in three parts");
-      }
-    }
-  }
-  input_len = 0;
-  ncases++;
+  engine_before = deflate_on;
+  engine_after = deflate_free;
+  engine_expect(name, from_client, max, events, code);
 }
 
 static const uvws__pmd_params_t takeover = {0, 0, 15, 15};
@@ -1730,6 +1562,8 @@ static void test_engine_big_bomb(void) {
     outcome_t *o = malloc(sizeof(*o));
     CHECK(o != NULL);
     cur_params = &takeover;
+    engine_before = deflate_on;
+    engine_after = deflate_free;
     /* Under the limit in compressed bytes: inflating must catch it. */
     CHECK(n < 2 << 20);
     run(1, 2 << 20, cuts, ncuts, o);

@@ -1,9 +1,10 @@
 'use strict';
 // Shared pieces of the browser tests of uvws: starting and stopping the
-// example servers, launching Debian's Chromium through playwright-core, and
-// a runner that bounds the time and turns the outcome into an exit status:
-// 0 passed, 1 failed, 77 skipped (ctest's SKIP_RETURN_CODE) only when
-// Chromium itself cannot start.
+// example servers, launching Debian's Chromium through playwright-core,
+// waiting on the chat example's page, and a runner that bounds the time
+// and turns the outcome into an exit status: 0 passed, 1 failed, 77
+// skipped (ctest's SKIP_RETURN_CODE) only when Chromium itself cannot
+// start.
 
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -242,7 +243,69 @@ async function waitInPage(page, what, fn, arg, describe) {
   }
 }
 
+
+// --- The chat page (examples/chat) served by chat-server. ---
+
+// chat-server's line once it listens; group 1 is the port.
+const CHAT_READY = /chat-server listening on http:\/\/127\.0\.0\.1:(\d+)\//;
+
+// Opens url in a new tab of context; it must load with status 200. The
+// page's script errors and console errors collect in page.jsErrors.
+async function openChat(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  page.jsErrors = errors;
+  const res = await page.goto(url);
+  check(res && res.status() === 200,
+        `GET ${url}: status ${res && res.status()}`);
+  return page;
+}
+
+// The text of the page's element sel.
+const chatText = (page, sel) => page.$eval(sel, (el) => el.textContent);
+
+// Waits until the page's #state shows state (OPEN, CLOSED, ...).
+function waitState(page, state) {
+  return waitInPage(page, `#state ${state}`,
+                    (s) => document.querySelector('#state').textContent === s,
+                    state,
+                    () => document.querySelector('#state').textContent);
+}
+
+// Waits until a line of the page's log contains what.
+function waitLog(page, what) {
+  return waitInPage(page, `log line "${what}"`,
+                    (w) => [...document.querySelectorAll('#log li')]
+                      .some((li) => li.textContent.includes(w)),
+                    what,
+                    () => [...document.querySelectorAll('#log li')]
+                      .map((li) => li.textContent).join(' | '));
+}
+
+// Waits for the close event: code, reason (a string, or a list of the
+// accepted ones) and wasClean shown in #close-info, and #state CLOSED.
+function waitClosed(page, code, reason, wasClean) {
+  const reasons = Array.isArray(reason) ? reason : [reason];
+  return waitInPage(
+    page, `close ${code} ${JSON.stringify(reason)} wasClean ${wasClean}`,
+    ([c, rs, w]) => {
+      const info = document.querySelector('#close-info');
+      return info.dataset.code === String(c) &&
+             rs.includes(info.dataset.reason) &&
+             info.dataset.wasClean === String(w) &&
+             document.querySelector('#state').textContent === 'CLOSED';
+    },
+    [code, reasons, wasClean],
+    () => `${document.querySelector('#close-info').textContent}; state ` +
+          document.querySelector('#state').textContent);
+}
+
 module.exports = {
-  HOST, STEP_TIMEOUT_MS, TestFailure, atEnd, check, fail, launchChromium,
-  run, startServer, step, stopServer, waitInPage,
+  CHAT_READY, HOST, STEP_TIMEOUT_MS, TestFailure, atEnd, chatText, check,
+  fail, launchChromium, openChat, run, startServer, step, stopServer,
+  waitClosed, waitInPage, waitLog, waitState,
 };

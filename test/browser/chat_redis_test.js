@@ -21,8 +21,9 @@ const { spawn } = require('child_process');
 const net = require('net');
 const path = require('path');
 const {
-  HOST, STEP_TIMEOUT_MS, atEnd, check, fail, launchChromium, run, startServer,
-  step, stopServer, waitInPage,
+  CHAT_READY, HOST, STEP_TIMEOUT_MS, atEnd, check, fail, launchChromium,
+  openChat, run, startServer, step, stopServer, waitClosed, waitInPage,
+  waitLog, waitState,
 } = require('./browser_util');
 
 const [chatServer, pageDir, outDir, redisServer] = process.argv.slice(2);
@@ -32,7 +33,6 @@ if (!chatServer || !pageDir || !outDir || !redisServer) {
   process.exit(2);
 }
 
-const READY = /chat-server listening on http:\/\/127\.0\.0\.1:(\d+)\//;
 const CONNECTED = /chat-server: redis: connected to /g;
 
 function freePort() {
@@ -122,38 +122,6 @@ async function waitOutput(server, re, what) {
   }
 }
 
-async function openChat(context, url) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.jsErrors = errors;
-  const res = await page.goto(url);
-  check(res && res.status() === 200,
-        `GET ${url}: status ${res && res.status()}`);
-  return page;
-}
-
-const text = (page, sel) => page.$eval(sel, (el) => el.textContent);
-
-function waitState(page, state) {
-  return waitInPage(page, `#state ${state}`,
-                    (s) => document.querySelector('#state').textContent === s,
-                    state,
-                    () => document.querySelector('#state').textContent);
-}
-
-function waitLog(page, what) {
-  return waitInPage(page, `log line "${what}"`,
-                    (w) => [...document.querySelectorAll('#log li')]
-                      .some((li) => li.textContent.includes(w)),
-                    what,
-                    () => [...document.querySelectorAll('#log li')]
-                      .map((li) => li.textContent).join(' | '));
-}
-
 // How many log lines of the page contain what.
 function countLog(page, what) {
   return page.evaluate((w) => [...document.querySelectorAll('#log li')]
@@ -165,18 +133,6 @@ async function say(page, what) {
   await page.press('#input', 'Enter');
 }
 
-function waitClosed(page, code, reason) {
-  return waitInPage(
-    page, `close ${code} "${reason}"`,
-    ([c, r]) => {
-      const info = document.querySelector('#close-info');
-      return info.dataset.code === String(c) && info.dataset.reason === r &&
-             document.querySelector('#state').textContent === 'CLOSED';
-    },
-    [code, reason],
-    () => document.querySelector('#close-info').textContent);
-}
-
 async function main() {
   step('redis-server and two chat-servers sharing it');
   const redisPort = await freePort();
@@ -185,8 +141,8 @@ async function main() {
   const url = `redis://${HOST}:${redisPort}`;
   const args = ['--host', HOST, '--port', '0', '--root', pageDir,
                 '--redis', url];
-  const s1 = await startServer(chatServer, args, READY);
-  const s2 = await startServer(chatServer, args, READY);
+  const s1 = await startServer(chatServer, args, CHAT_READY);
+  const s2 = await startServer(chatServer, args, CHAT_READY);
   await waitConnected(s1, 1);
   await waitConnected(s2, 1);
   const base1 = `http://${HOST}:${s1.port}/`;
@@ -290,8 +246,8 @@ async function main() {
   step('SIGTERM: both servers close their tabs with 1001 and exit 0');
   const exit1 = stopServer(s1, 'SIGTERM');
   const exit2 = stopServer(s2, 'SIGTERM');
-  await waitClosed(a, 1001, 'server shutting down');
-  await waitClosed(c, 1001, 'server shutting down');
+  await waitClosed(a, 1001, 'server shutting down', true);
+  await waitClosed(c, 1001, 'server shutting down', true);
   const [code1, code2] = await Promise.all([exit1, exit2]);
   check(code1 === 0 && code2 === 0,
         `chat-servers exited ${code1} and ${code2}; output:\n` +

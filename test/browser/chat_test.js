@@ -21,7 +21,8 @@
 
 const path = require('path');
 const {
-  HOST, check, launchChromium, run, startServer, step, stopServer, waitInPage,
+  CHAT_READY, HOST, chatText: text, check, launchChromium, openChat, run,
+  startServer, step, stopServer, waitClosed, waitInPage, waitLog, waitState,
 } = require('./browser_util');
 
 const [chatServer, pageDir, outDir] = process.argv.slice(2);
@@ -33,63 +34,12 @@ if (!chatServer || !pageDir || !outDir) {
 // A host name that Chromium resolves to 127.0.0.1, for a page whose origin
 // is not the server's own.
 const OTHER_HOST = 'uvws-other.test';
-const READY = /chat-server listening on http:\/\/127\.0\.0\.1:(\d+)\//;
 
 function startChat(extra = []) {
   return startServer(chatServer,
                      ['--host', HOST, '--port', '0', '--root', pageDir,
                       ...extra],
-                     READY);
-}
-
-async function openChat(context, url) {
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(msg.text());
-  });
-  page.jsErrors = errors;
-  const res = await page.goto(url);
-  check(res && res.status() === 200,
-        `GET ${url}: status ${res && res.status()}`);
-  return page;
-}
-
-const text = (page, sel) => page.$eval(sel, (el) => el.textContent);
-
-function waitState(page, state) {
-  return waitInPage(page, `#state ${state}`,
-                    (s) => document.querySelector('#state').textContent === s,
-                    state,
-                    () => document.querySelector('#state').textContent);
-}
-
-function waitLog(page, what) {
-  return waitInPage(page, `log line "${what}"`,
-                    (w) => [...document.querySelectorAll('#log li')]
-                      .some((li) => li.textContent.includes(w)),
-                    what,
-                    () => [...document.querySelectorAll('#log li')]
-                      .map((li) => li.textContent).join(' | '));
-}
-
-// Waits for the close event: code, reason (a string, or a list of the
-// accepted ones) and wasClean shown in #close-info, and #state CLOSED.
-function waitClosed(page, code, reason, wasClean) {
-  const reasons = Array.isArray(reason) ? reason : [reason];
-  return waitInPage(
-    page, `close ${code} ${JSON.stringify(reason)} wasClean ${wasClean}`,
-    ([c, rs, w]) => {
-      const info = document.querySelector('#close-info');
-      return info.dataset.code === String(c) &&
-             rs.includes(info.dataset.reason) &&
-             info.dataset.wasClean === String(w) &&
-             document.querySelector('#state').textContent === 'CLOSED';
-    },
-    [code, reasons, wasClean],
-    () => `${document.querySelector('#close-info').textContent}; state ` +
-          document.querySelector('#state').textContent);
+                     CHAT_READY);
 }
 
 async function main() {

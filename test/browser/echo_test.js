@@ -1,30 +1,61 @@
 'use strict';
-// Chromium's own WebSocket against uvws's echo-server.
+// Chromium's own WebSocket against uvws's echo-server, over ws:// or, with
+// --tls, over wss:// (Chromium's BoringSSL against uvws's mbedTLS).
 //
-// usage: node echo_test.js PATH_TO_ECHO_SERVER
+// usage: node echo_test.js [--tls] PATH_TO_ECHO_SERVER
+// (with --tls: certificates from $UVWS_TEST_CERTS)
 //
 // For echo-server with permessage-deflate (Chromium always offers it, so
 // ws.extensions must name it) and with --no-deflate (ws.extensions ""):
 // every message of the matrix, text and binary of 0, 125, 126, 65535, 65536
 // bytes and 1 MiB, comes back identical, first one at a time and then all
 // sent at once; then a close with 1000 "done" is answered with 1000,
-// wasClean true.
+// wasClean true, and no error event comes.
+//
+// With --tls, Chromium trusts the test server's key through
+// --ignore-certificate-errors-spki-list, not every certificate: first a
+// page must fail to connect (close 1006) to echo-server serving a
+// self-signed certificate with another key; then the above, to the test
+// server's certificate.
 
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
 const {
-  HOST, check, launchChromium, run, startServer, step, stopServer,
+  HOST, check, fail, launchChromium, run, startServer, step, stopServer,
 } = require('./browser_util');
 
-const echoServer = process.argv[2];
-if (!echoServer) {
-  console.error('usage: node echo_test.js ECHO_SERVER');
+const tls = process.argv[2] === '--tls';
+const echoServer = process.argv[tls ? 3 : 2];
+if (!echoServer || process.argv.length !== (tls ? 4 : 3)) {
+  console.error('usage: node echo_test.js [--tls] ECHO_SERVER');
   process.exit(2);
 }
+const scheme = tls ? 'wss' : 'ws';
 
 const SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024];
-const READY = /listening on ws:\/\/127\.0\.0\.1:(\d+)\//;
+const READY = new RegExp(`listening on ${scheme}://127\\.0\\.0\\.1:(\\d+)/`);
+
+function certPath(name) {
+  const dir = process.env.UVWS_TEST_CERTS;
+  if (!dir || !fs.existsSync(path.join(dir, 'ca.crt'))) {
+    fail('UVWS_TEST_CERTS does not name a directory of test certificates ' +
+         '(ctest makes them with test/tls/make-certs.sh first)');
+  }
+  return path.join(dir, name);
+}
+
+// base64 of the SHA-256 of the certificate's SubjectPublicKeyInfo, as
+// --ignore-certificate-errors-spki-list wants it.
+function spkiHash(file) {
+  const cert = new crypto.X509Certificate(fs.readFileSync(file));
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(spki).digest('base64');
+}
 
 // Runs in the page: connects to url, checks the extensions, echoes the
-// matrix and closes. Returns a report, or throws with what went wrong.
+// matrix and closes. Returns a report ({ opened: false, close } when the
+// connection could not open), or throws with what went wrong.
 async function echoMatrix({ url, sizes, wantDeflate, limitMs }) {
   const deadline = new Promise((resolve, reject) => setTimeout(
     () => reject(new Error(`no answer within ${limitMs} ms`)), limitMs));
@@ -107,10 +138,11 @@ async function echoMatrix({ url, sizes, wantDeflate, limitMs }) {
     take();
   })]);
 
-  await Promise.race([deadline, new Promise((resolve, reject) => {
-    ws.onopen = resolve;
-    closedP.then((c) => reject(new Error(`could not connect: ${c.code}`)));
+  const opened = await Promise.race([deadline, new Promise((resolve) => {
+    ws.onopen = () => resolve(true);
+    closedP.then(() => resolve(false));
   })]);
+  if (!opened) return { opened: false, close: closed, error: failed };
   const extensions = ws.extensions;
   if (wantDeflate ? !extensions.includes('permessage-deflate')
     : extensions !== '') {
@@ -146,51 +178,73 @@ async function echoMatrix({ url, sizes, wantDeflate, limitMs }) {
   }
   ws.close(1000, 'done');
   const c = await Promise.race([deadline, closedP]);
-  return { extensions, messages: matrix.length * 2, maxBuffered, close: c,
-           error: failed };
+  return { opened: true, extensions, messages: matrix.length * 2,
+           maxBuffered, close: c, error: failed };
 }
 
-async function matrixAgainst(page, args, wantDeflate) {
-  const server = await startServer(echoServer,
-                                   ['--host', HOST, '--port', '0', ...args],
-                                   READY);
+// Starts echo-server with args (over wss://, with the test certificate
+// `name`), runs echoMatrix in the page against it, stops it (it must exit
+// 0) and returns the page's report.
+async function against(page, name, args, wantDeflate) {
+  const tlsArgs = tls ? ['--tls-cert', certPath(`${name}.crt`),
+                         '--tls-key', certPath(`${name}.key`)] : [];
+  const server = await startServer(echoServer, [
+    '--host', HOST, '--port', '0', ...tlsArgs, ...args], READY);
   let report;
   try {
     report = await page.evaluate(echoMatrix, {
-      url: `ws://${HOST}:${server.port}/`, sizes: SIZES, wantDeflate,
+      url: `${scheme}://${HOST}:${server.port}/`, sizes: SIZES, wantDeflate,
       limitMs: 20000,
     });
   } catch (err) {
-    check(false, `${err.message.split('\n')[0]}; echo-server output:\n` +
-          server.output());
+    fail(`${err.message.split('\n')[0]}; echo-server output:\n` +
+         server.output());
   }
-  // RFC 6455 5.5.1: the server answers with the same code; it may or may
-  // not repeat the reason.
-  check(report.close.code === 1000 &&
-        report.close.reason === 'done' &&
-        report.close.wasClean === true,
-        `close answered with ${JSON.stringify(report.close)}`);
-  check(!report.error, 'an error event came');
   const code = await stopServer(server, 'SIGTERM');
   check(code === 0, `echo-server exited with ${code}; output:\n` +
         server.output());
-  console.log(`       extensions "${report.extensions}", ` +
-              `close answered ${report.close.code} ` +
-              `"${report.close.reason}", ` +
-              `${report.messages} messages echoed, ` +
-              `bufferedAmount up to ${report.maxBuffered}`);
+  return report;
 }
 
 async function main() {
-  step('launch Chromium');
-  const context = await launchChromium();
+  let context;
+  if (tls) {
+    step('launch Chromium trusting the test server key only');
+    context = await launchChromium([
+      `--ignore-certificate-errors-spki-list=${spkiHash(certPath('server.crt'))}`,
+    ]);
+  } else {
+    step('launch Chromium');
+    context = await launchChromium();
+  }
   const page = await context.newPage();
 
-  step('echo matrix with permessage-deflate, close 1000 "done"');
-  await matrixAgainst(page, [], true);
+  if (tls) {
+    step('a self-signed certificate with another key is refused');
+    const refused = await against(page, 'selfsigned', [], true);
+    check(!refused.opened && refused.close.code === 1006,
+          `connected, or closed with ${JSON.stringify(refused.close)}`);
+  }
 
-  step('echo matrix without extensions (--no-deflate), close 1000 "done"');
-  await matrixAgainst(page, ['--no-deflate'], false);
+  for (const [args, deflate] of [[[], true], [['--no-deflate'], false]]) {
+    step(`${tls ? 'wss:// ' : ''}echo matrix ` +
+         `${deflate ? 'with permessage-deflate' :
+           'without extensions (--no-deflate)'}, close 1000 "done"`);
+    const report = await against(page, 'server', args, deflate);
+    check(report.opened, `could not connect: ${report.close.code}`);
+    // RFC 6455 5.5.1: the server answers with the same code; it may or may
+    // not repeat the reason.
+    check(report.close.code === 1000 &&
+          report.close.reason === 'done' &&
+          report.close.wasClean === true,
+          `close answered with ${JSON.stringify(report.close)}`);
+    check(!report.error, 'an error event came');
+    console.log(`       extensions "${report.extensions}", ` +
+                `close answered ${report.close.code} ` +
+                `"${report.close.reason}", ` +
+                `${report.messages} messages echoed, ` +
+                `bufferedAmount up to ${report.maxBuffered}`);
+  }
 }
 
 run(main);

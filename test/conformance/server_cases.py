@@ -29,12 +29,16 @@ from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING,  # noqa: E402
 
 
 class EchoServer:
-    """An echo-server process on 127.0.0.1 and a free port."""
+    """An echo-server process on 127.0.0.1 and a free port (tls_cases.py
+    serves wss:// by overriding SCHEME, extra_args() and started())."""
+
+    SCHEME = "ws"
 
     def __init__(self, exe, *args):
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [exe, "--host", wsraw.HOST, "--port", "0"] + list(args),
+            [exe, "--host", wsraw.HOST, "--port", "0"] + self.extra_args()
+            + list(args),
             stdout=subprocess.PIPE, stderr=self.stderr)
         line = b""
         deadline = time.monotonic() + 10
@@ -45,12 +49,21 @@ class EchoServer:
                 if not c:
                     break
                 line += c
-        m = re.match(rb"listening on ws://127\.0\.0\.1:(\d+)/", line)
+        m = re.match(rb"listening on " + self.SCHEME.encode()
+                     + rb"://127\.0\.0\.1:(\d+)/", line)
         if not m:
             self.stop()
             raise SystemExit("echo-server did not start: %r %s" % (
                 line, self.stderr_text()[-2000:]))
-        self.port = int(m.group(1))
+        self.started(int(m.group(1)))
+
+    def extra_args(self):
+        """Arguments after --host and --port."""
+        return []
+
+    def started(self, port):
+        """echo-server listens on port: the cases connect to self.port."""
+        self.port = port
 
     def alive(self):
         return self.proc.poll() is None

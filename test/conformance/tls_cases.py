@@ -22,15 +22,12 @@ unchanged.
 import asyncio
 import os
 import re
-import select
 import socket
 import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -145,29 +142,18 @@ def run_server_cases(exe, patterns):
     class TLSEchoServer(server_cases.EchoServer):
         """echo-server serving wss://, reached through a TLS proxy."""
 
-        def __init__(self, exe, *args):  # noqa: D401 - same shape
-            self.stderr = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(
-                [exe, "--host", HOST, "--port", "0",
-                 "--tls-cert", cert("server.crt"),
-                 "--tls-key", cert("server.key")] + list(args),
-                stdout=subprocess.PIPE, stderr=self.stderr)
-            line = b""
-            deadline = time.monotonic() + 10
-            while not line.endswith(b"\n") and time.monotonic() < deadline:
-                r, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-                if r:
-                    c = os.read(self.proc.stdout.fileno(), 1)
-                    if not c:
-                        break
-                    line += c
-            m = re.match(rb"listening on wss://127\.0\.0\.1:(\d+)/", line)
-            if not m:
-                self.proxy = None
-                self.stop()
-                raise SystemExit("echo-server did not start: %r %s" % (
-                    line, self.stderr_text()[-2000:]))
-            self.proxy = Proxy(int(m.group(1)), connect_tls=client_ctx())
+        SCHEME = "wss"
+
+        def __init__(self, exe, *args):
+            self.proxy = None
+            super().__init__(exe, *args)
+
+        def extra_args(self):
+            return ["--tls-cert", cert("server.crt"),
+                    "--tls-key", cert("server.key")]
+
+        def started(self, port):
+            self.proxy = Proxy(port, connect_tls=client_ctx())
             self.port = self.proxy.port
 
         def stop(self):

@@ -90,6 +90,19 @@ function usagePath(kind) {
   return process.argv[2];
 }
 
+// [--tls] PATH from the command line: [path, tls], tls true with --tls
+// (the test runs over wss://), false for ws://.
+function usageTlsPath(kind) {
+  const args = process.argv.slice(2);
+  const tls = args[0] === '--tls';
+  if (tls) args.shift();
+  if (args.length !== 1) {
+    console.error(`usage: node ${name} [--tls] PATH_TO_${kind}`);
+    process.exit(2);
+  }
+  return [args[0], tls];
+}
+
 // Rejects with a TestFailure if promise does not settle within ms.
 function within(promise, ms, what) {
   let timer;
@@ -329,14 +342,17 @@ async function waitExit(child, what) {
   }
 }
 
-// Starts echo-server on a free port of HOST; resolves to { child, port }.
-async function startEchoServer(program) {
-  const child = start(program, ['--host', HOST, '--port', '0']);
+// Starts echo-server on a free port of HOST with extraArgs, serving scheme
+// (ws, or wss when extraArgs give it a certificate); resolves to
+// { child, port }.
+async function startEchoServer(program, extraArgs = [], scheme = 'ws') {
+  const child = start(program, ['--host', HOST, '--port', '0', ...extraArgs]);
   const line = await within(firstLine(child), STEP_TIMEOUT_MS,
                             "echo-server printed no 'listening on' line");
-  const match = /^listening on ws:\/\/127\.0\.0\.1:(\d+)\/$/.exec(line);
+  const match = new RegExp(
+    `^listening on ${scheme}://127\\.0\\.0\\.1:(\\d+)/$`).exec(line);
   check(match, `echo-server's first line is ${JSON.stringify(line)}, ` +
-               "expected 'listening on ws://127.0.0.1:PORT/'");
+               `expected 'listening on ${scheme}://127.0.0.1:PORT/'`);
   const port = Number(match[1]);
   check(port > 0 && port < 65536, `echo-server printed port ${port}`);
   return { child, port };
@@ -356,5 +372,5 @@ async function stopEchoServer(server) {
 module.exports = {
   HOST, STEP_TIMEOUT_MS, CLOSE_LIMIT_MS, Peer, TestFailure, check, checkEcho,
   exchangeMatrix, fail, requireWs, run, start, startEchoServer, step,
-  stopEchoServer, usagePath, waitExit, within,
+  stopEchoServer, usagePath, usageTlsPath, waitExit, within,
 };

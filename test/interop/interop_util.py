@@ -144,11 +144,28 @@ def usage_path(kind):
     if len(sys.argv) != 2:
         print(f"usage: {sys.argv[0]} PATH_TO_{kind}", file=sys.stderr)
         sys.exit(2)
-    path = sys.argv[1]
+    return executable(sys.argv[1])
+
+
+def executable(path):
+    """path, or exit 1 with a message when it names no executable."""
     if not os.access(path, os.X_OK):
         print(f"FAIL: {path} is not an executable", file=sys.stderr)
         sys.exit(1)
     return path
+
+
+def usage_tls_path(kind):
+    """`[--tls] PATH` from the command line: the example program path, and
+    whether the test runs over wss:// (True with --tls) or ws://."""
+    args = sys.argv[1:]
+    tls = args[:1] == ["--tls"]
+    if tls:
+        args = args[1:]
+    if len(args) != 1:
+        print(f"usage: {sys.argv[0]} [--tls] PATH_TO_{kind}", file=sys.stderr)
+        sys.exit(2)
+    return executable(args[0]), tls
 
 
 async def wait_exit(proc, timeout, what):
@@ -250,7 +267,7 @@ class EchoServer:
         return False
 
 
-# --- A raw WebSocket client: hand-built frames on a plain TCP stream. ---
+# --- A raw WebSocket client: hand-built frames on a TCP (or TLS) stream. ---
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -283,16 +300,17 @@ def close_payload(code, reason=b""):
 
 class RawClient:
     """A WebSocket client that writes hand-built frames, to check how the
-    server answers frames that break the protocol."""
+    server answers frames that break the protocol; over TLS when connected
+    with an ssl context."""
 
     def __init__(self, reader, writer):
         self.reader = reader
         self.writer = writer
 
     @classmethod
-    async def connect(cls, port, target="/"):
+    async def connect(cls, port, target="/", ssl=None):
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(HOST, port), STEP_TIMEOUT)
+            asyncio.open_connection(HOST, port, ssl=ssl), STEP_TIMEOUT)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             (f"GET {target} HTTP/1.1\r\n"

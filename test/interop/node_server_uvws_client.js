@@ -1,36 +1,51 @@
 'use strict';
-// uvws's echo-client against a Node ws server.
+// uvws's echo-client against a Node ws server, over ws:// or, with --tls,
+// over wss:// on an https server (Node's tls, OpenSSL).
 //
-// usage: node node_server_uvws_client.js PATH_TO_ECHO_CLIENT
+// usage: node node_server_uvws_client.js [--tls] PATH_TO_ECHO_CLIENT
+// (with --tls: certificates from $UVWS_TEST_CERTS; echo-client trusts the
+// test CA with --ca and verifies the server by IP address)
 //
 // Run 1: the server sends every message of the matrix (text and binary,
 // 0 bytes to 1.5 MiB) one at a time and then all at once, and fragmented
 // ones, text split inside multi-byte characters included, and checks that
 // each comes back identical with its type; a ping is answered by its pong;
 // the server closes with 4002 "done", and the client must answer 4002,
-// exit 0 and print "close 4002 done".
+// exit 0 and print "close 4002 done". With --tls: TLS 1.2, ALPN http/1.1.
 // Run 2: one message, then the server closes with 1000; the client must
 // answer 1000, exit 0 and print "close 1000".
+// Run 3, with --tls: the server presents a certificate for another name:
+// echo-client must refuse it (UVWS_ECERTNAME), print "close 1015" and
+// exit 1.
 
+const { spawn } = require('child_process');
+const http = require('http');
+const https = require('https');
 const {
   HOST, CLOSE_LIMIT_MS, STEP_TIMEOUT_MS, Peer, TestFailure, check, checkEcho,
-  exchangeMatrix, requireWs, run, start, step, usagePath, waitExit, within,
+  exchangeMatrix, requireWs, run, start, step, usageTlsPath, waitExit, within,
 } = require('./interop_util');
+const { certPath, readCert } = require('./interop_tls_util');
 
 const { WebSocketServer } = requireWs();
 
 // Resolves to the next connection the server accepts, as [peer, request].
-function nextConnection(server) {
+function nextConnection(wss) {
   return new Promise((resolve) => {
-    server.once('connection', (ws, req) => resolve([new Peer(ws), req]));
+    wss.once('connection', (ws, req) => resolve([new Peer(ws), req]));
   });
 }
 
-async function runClient(echoClient, server, port, target, exchange, code,
+// echo-client's arguments for url: with tls, it trusts the test CA.
+function clientArgs(url, tls) {
+  return tls ? ['--ca', certPath('ca.crt'), url] : [url];
+}
+
+async function runClient(echoClient, tls, wss, port, target, exchange, code,
                          reason) {
-  const url = `ws://${HOST}:${port}${target}`;
-  const connected = nextConnection(server);
-  const child = start(echoClient, [url]);
+  const url = `${tls ? 'wss' : 'ws'}://${HOST}:${port}${target}`;
+  const connected = nextConnection(wss);
+  const child = start(echoClient, clientArgs(url, tls));
   child.output = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => { child.output += chunk; });
@@ -39,12 +54,21 @@ async function runClient(echoClient, server, port, target, exchange, code,
     connected,
     child.exited.then(({ code: status }) => {
       throw new TestFailure(`echo-client exited with status ${status} before ` +
-                      'connecting');
+                            'connecting');
     }),
   ]), STEP_TIMEOUT_MS, `echo-client ${url} did not connect`);
   check(req.url === target,
         `echo-client asked for ${JSON.stringify(req.url)}, expected ` +
         `${JSON.stringify(target)}`);
+  let cipher;
+  if (tls) {
+    check(req.socket.getProtocol() === 'TLSv1.2',
+          `negotiated ${req.socket.getProtocol()}`);
+    check(req.socket.alpnProtocol === 'http/1.1',
+          `ALPN: ${JSON.stringify(req.socket.alpnProtocol)}, expected ` +
+          'http/1.1');
+    cipher = req.socket.getCipher().name;
+  }
 
   await exchange(peer);
   const closed = await peer.close(code, reason);
@@ -53,8 +77,9 @@ async function runClient(echoClient, server, port, target, exchange, code,
         `answered ${closed.code} ${JSON.stringify(closed.reason)}`);
   check(closed.ms < CLOSE_LIMIT_MS,
         `close ${code} took ${closed.ms} ms: echo-client did not close the ` +
-        'TCP connection after the close handshake');
-  step(`close ${code} ${JSON.stringify(reason)} answered with ${code}`);
+        `${tls ? '' : 'TCP '}connection after the close handshake`);
+  step(`close ${code} ${JSON.stringify(reason)} answered with ${code}` +
+       (tls ? ` (${cipher}, ALPN http/1.1)` : ''));
 
   const { code: status, signal } = await waitExit(child, 'echo-client');
   check(status === 0,
@@ -80,26 +105,75 @@ async function runTwo(peer) {
             await peer.recv('text 11 bytes'));
 }
 
-async function main(echoClient) {
-  const server = new WebSocketServer({
-    host: HOST,
-    port: 0,
-    perMessageDeflate: false,
-    maxPayload: 64 * 1024 * 1024,
+// A ws server on an http server, or with tls on an https server with the
+// test certificate `name` and ALPN http/1.1, on a free port of HOST.
+async function listen(tls, name) {
+  const server = tls ? https.createServer({
+    cert: readCert(`${name}.crt`),
+    key: readCert(`${name}.key`),
+    ALPNProtocols: ['http/1.1'],
+  }) : http.createServer();
+  const wss = new WebSocketServer({
+    server, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024,
   });
   await within(new Promise((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
-  }), STEP_TIMEOUT_MS, 'ws server not listening');
-  const port = server.address().port;
-  step(`ws server listening on ws://${HOST}:${port}/`);
+    server.listen(0, HOST);
+  }), STEP_TIMEOUT_MS, `${tls ? 'https' : 'http'} server not listening`);
+  return { server, wss, port: server.address().port };
+}
+
+// Over wss://, a certificate for another name: echo-client must refuse it.
+async function wrongName(echoClient) {
+  const wrong = await listen(true, 'wrongname');
   try {
-    await runClient(echoClient, server, port, '/interop?run=1', runOne, 4002,
-                    'done');
-    await runClient(echoClient, server, port, '/', runTwo, 1000, '');
+    wrong.wss.on('connection', () => {
+      throw new TestFailure('echo-client accepted a certificate for ' +
+                            'wrong.example');
+    });
+    const child = spawn(echoClient,
+                        clientArgs(`wss://${HOST}:${wrong.port}/`, true));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    let code;
+    try {
+      code = await within(new Promise((resolve) => {
+        child.on('exit', resolve);
+      }), STEP_TIMEOUT_MS, 'echo-client did not exit');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    check(code === 1, `echo-client exited ${code}, expected 1`);
+    check(err.includes('(UVWS_ECERTNAME)'),
+          `echo-client said ${JSON.stringify(err)}, expected UVWS_ECERTNAME`);
+    check(out.trim() === 'close 1015',
+          `echo-client printed ${JSON.stringify(out)}, expected ` +
+          '"close 1015"');
+    step('a certificate for another name: refused with UVWS_ECERTNAME, ' +
+         'close 1015');
   } finally {
-    server.close();
+    wrong.wss.close();
+    wrong.server.close();
   }
 }
 
-run(main, usagePath('ECHO_CLIENT'));
+async function main(echoClient, tls) {
+  const { server, wss, port } = await listen(tls, 'server');
+  step(`ws server on ${tls ? 'https' : 'http'} listening on ` +
+       `${tls ? 'wss' : 'ws'}://${HOST}:${port}/`);
+  try {
+    await runClient(echoClient, tls, wss, port, '/interop?run=1', runOne,
+                    4002, 'done');
+    await runClient(echoClient, tls, wss, port, '/', runTwo, 1000, '');
+  } finally {
+    wss.close();
+    server.close();
+  }
+
+  if (tls) await wrongName(echoClient);
+}
+
+run(main, ...usageTlsPath('ECHO_CLIENT'));
