@@ -160,6 +160,14 @@ struct uvws_client_s {
   void *data;
 };
 
+/* A listener (server.c): listeners[i] points at its tcp. */
+typedef struct {
+  uv_tcp_t tcp;
+  /* A connection it announced waits to be refused: no handle was free to
+   * take it (see drop_connection()). */
+  uint8_t drop_waiting;
+} uvws__listener_t;
+
 struct uvws_server_s {
   uvws__ctx_t ctx;
   uvws_server_options_t opts;
@@ -169,6 +177,7 @@ struct uvws_server_s {
   size_t listeners_open; /* and refused connections being closed */
   uv_tcp_t spare;        /* for refusing a connection without memory */
   int spare_busy;
+  size_t drops_waiting;  /* listeners with drop_waiting set */
   int port;
   uvws_server_close_cb close_cb;
   int closer_closing;

@@ -132,6 +132,8 @@ static void server_maybe_done(uvws_server_t *s);
 
 /* A handle of the server's other than a listener in use is closed: a
  * refused connection, or a listener that could not start. */
+static void drop_connection(uv_stream_t *l);
+
 static void handle_closed(uv_handle_t *h) {
   uvws_server_t *s = h->data;
   if (h == (uv_handle_t *)&s->spare)
@@ -139,8 +141,19 @@ static void handle_closed(uv_handle_t *h) {
   else
     uvws__free(&s->ctx.alloc, h);
   s->listeners_open--;
-  if (s->ctx.closing)
+  if (s->ctx.closing) {
     server_maybe_done(s);
+    return;
+  }
+  /* A handle is free again: refuse what waited for one. */
+  for (size_t i = 0; s->drops_waiting > 0 && i < s->nlisteners; i++) {
+    uvws__listener_t *w = (uvws__listener_t *)s->listeners[i];
+    if (w->drop_waiting) {
+      w->drop_waiting = 0;
+      s->drops_waiting--;
+      drop_connection((uv_stream_t *)&w->tcp);
+    }
+  }
 }
 
 /* Out of memory, the server's spare handle takes the connection, so that
@@ -150,8 +163,16 @@ static void drop_connection(uv_stream_t *l) {
   uv_tcp_t *t = &s->spare;
   if (s->spare_busy)
     t = uvws__malloc(&s->ctx.alloc, sizeof(*t));
-  if (t == NULL)
+  if (t == NULL) {
+    /* libuv holds the connection (and stops accepting on l) until it is
+     * taken: it is, when the spare handle's close is done. */
+    uvws__listener_t *w = (uvws__listener_t *)l;
+    if (!w->drop_waiting) {
+      w->drop_waiting = 1;
+      s->drops_waiting++;
+    }
     return;
+  }
   if (uv_tcp_init(l->loop, t) != 0) {
     if (t != &s->spare)
       uvws__free(&s->ctx.alloc, t);
@@ -223,7 +244,7 @@ static int add_listener(uvws_server_t *s, const struct sockaddr *addr,
   if (list == NULL)
     return UV_ENOMEM;
   s->listeners = list;
-  t = uvws__malloc(&s->ctx.alloc, sizeof(*t));
+  t = uvws__calloc(&s->ctx.alloc, 1, sizeof(uvws__listener_t));
   if (t == NULL)
     return UV_ENOMEM;
   r = uv_tcp_init(s->ctx.loop, t);

@@ -592,6 +592,107 @@ static void test_budget_reserve(void) {
   CHECK_EQ(r.budget.used, 0);
 }
 
+/* ---- a burst of connections with no memory for any ------------------------ */
+
+typedef struct {
+  uv_loop_t loop;
+  uvws_server_t *server;
+  uvws_client_t *client;
+  uvws_budget_t budget;
+  char url[64];
+  int refused, errors_timeout, opened, echoed;
+} burst_run_t;
+
+static void burst_error(uvws_conn_t *c, int err) {
+  burst_run_t *r = uvws_conn_get_data(c);
+  if (err == UV_ETIMEDOUT)
+    r->errors_timeout++;
+}
+
+static void late_open(uvws_conn_t *c) {
+  burst_run_t *r = uvws_conn_get_data(c);
+  r->opened++;
+  CHECK_EQ(uvws_conn_send_text(c, "back", 4), 0);
+}
+
+static void late_message(uvws_conn_t *c, uvws_msg_type_t type,
+                         const char *data, size_t len) {
+  burst_run_t *r = uvws_conn_get_data(c);
+  (void)type;
+  CHECK(len == 4 && memcmp(data, "back", 4) == 0);
+  r->echoed++;
+  (void)uvws_conn_close(c, 1000, NULL, 0);
+}
+
+static void late_close(uvws_conn_t *c, int code, const char *reason,
+                       size_t reason_len, int was_clean) {
+  burst_run_t *r = uvws_conn_get_data(c);
+  (void)code;
+  (void)reason;
+  (void)reason_len;
+  (void)was_clean;
+  uvws_server_close(r->server, NULL);
+  uvws_client_close(r->client, NULL);
+}
+
+static void burst_open(uvws_conn_t *c) {
+  (void)c;
+  CHECK(0); /* the server had no memory to take it */
+}
+
+static void burst_close(uvws_conn_t *c, int code, const char *reason,
+                        size_t reason_len, int was_clean) {
+  burst_run_t *r = uvws_conn_get_data(c);
+  static const uvws_callbacks_t late = {.on_open = late_open,
+                                        .on_message = late_message,
+                                        .on_close = late_close};
+  uvws_conn_t *next;
+  (void)reason;
+  (void)reason_len;
+  (void)was_clean;
+  CHECK_EQ(code, 1006);
+  if (++r->refused < 6)
+    return;
+  /* Memory again: the listener must still be accepting. */
+  r->budget.limit = 0;
+  CHECK_EQ(uvws_connect(r->client, r->url, NULL, &late, r, &next), 0);
+}
+
+static void test_budget_burst(void) {
+  burst_run_t r;
+  uvws_server_options_t so = {0};
+  uvws_client_options_t co = {0};
+  uvws_callbacks_t cbs = {.on_open = burst_open,
+                          .on_error = burst_error,
+                          .on_close = burst_close};
+  uvws_conn_t *conn;
+
+  memset(&r, 0, sizeof(r));
+  CHECK_EQ(uvws_budget_init(&r.budget, 0, NULL), 0);
+  so.allocator = &r.budget.allocator;
+  so.callbacks.on_message = echo;
+  co.limits.handshake_timeout_ms = 5000;
+  CHECK_EQ(uv_loop_init(&r.loop), 0);
+  CHECK_EQ(uvws_server_create(&r.loop, &so, &r.server), 0);
+  CHECK_EQ(uvws_server_listen(r.server, "127.0.0.1", 0, 64), 0);
+  CHECK_EQ(uvws_client_create(&r.loop, &co, &r.client), 0);
+  snprintf(r.url, sizeof(r.url), "ws://127.0.0.1:%d/",
+           uvws_server_port(r.server));
+  /* Not a byte more: connections are refused, and only the server's spare
+   * handle can take them to close them, one at a time. */
+  r.budget.limit = r.budget.used;
+  for (int i = 0; i < 6; i++)
+    CHECK_EQ(uvws_connect(r.client, r.url, NULL, &cbs, &r, &conn), 0);
+  uv_run(&r.loop, UV_RUN_DEFAULT);
+  CHECK_EQ(uv_loop_close(&r.loop), 0);
+
+  CHECK_EQ(r.refused, 6);
+  CHECK_EQ(r.errors_timeout, 0); /* refused, not left to time out */
+  CHECK_EQ(r.opened, 1);
+  CHECK_EQ(r.echoed, 1);
+  CHECK_EQ(r.budget.used, 0);
+}
+
 static void test_incomplete_allocators_refused(void) {
   uv_loop_t loop;
   uvws_allocator_t a = {f_malloc, f_realloc, f_calloc, f_free, NULL};
@@ -627,6 +728,7 @@ int main(void) {
   test_budget_reached_by_a_peer(0);
   test_budget_reached_by_a_peer(1);
   test_budget_reserve();
+  test_budget_burst();
   test_every_allocation_failing(0);
   if (certs != NULL) {
     test_all_memory_comes_back(1);
