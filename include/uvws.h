@@ -137,6 +137,8 @@ typedef struct uvws_request_s uvws_request_t;
  *    enforce a budget (see uvws_budget_t).
  *  - The functions are called on the loop's thread only, except those of a
  *    uvws_async_t (uvws_async_create_ex()), which other threads call.
+ *  - They (and what user points to) must stay usable until the context's
+ *    close callback has returned: its own memory is given back after.
  * What uvws's dependencies allocate inside their own calls is theirs:
  * libuv (uv_replace_allocator()), mbedTLS's TLS state and zlib are not
  * covered, except that zlib's deflate and inflate state for
