@@ -859,8 +859,9 @@ UVWS_EXTERN int uvws_prepared_create(uvws_msg_type_t type, const char *data,
                                      size_t len, uvws_prepared_t **msg);
 
 /* uvws_prepared_create() with the memory, the compressed variants' too,
- * from allocator (copied; NULL: malloc), e.g. a server's. Errors also
- * UV_EINVAL for an allocator without its required functions. */
+ * from allocator (copied; NULL: malloc), e.g. a server's; it must stay
+ * usable until the last reference is dropped. Errors also UV_EINVAL for an
+ * allocator without its required functions. */
 UVWS_EXTERN int uvws_prepared_create_ex(const uvws_allocator_t *allocator,
                                         uvws_msg_type_t type, const char *data,
                                         size_t len, uvws_prepared_t **msg);
