@@ -397,14 +397,13 @@ void uvws__conn_finish(uvws_conn_t *conn) {
 }
 
 /* A reassembly buffer sent by reference (send_message) is written: it goes
- * back to the engine for the next message that does not arrive whole,
- * unless the engine has one already. */
+ * back to the engine when the message being reassembled has no buffer yet,
+ * else it is freed. */
 static void msg_return(uvws_conn_t *conn, uvws__wseg_t *s) {
-  uvws__buf_t *m = &conn->proto.msg;
-  if (m->base == NULL && s->cap <= UVWS__MSG_KEEP && !conn->closing) {
+  uvws__buf_t *m = uvws__proto_msg(&conn->proto);
+  if (m != NULL && m->base == NULL && !conn->closing) {
     m->base = (char *)s->ext;
     m->cap = s->cap;
-    m->len = 0;
   } else {
     uvws__free(&conn->ctx->alloc, (void *)s->ext);
   }
@@ -1000,7 +999,8 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
     /* A send of exactly this message may take the buffer (send_message). */
-    conn->lending = (uint8_t)(d == p->msg.base && n >= UVWS__LEND_MIN);
+    conn->lending = (uint8_t)(n >= UVWS__LEND_MIN && p->part != NULL &&
+                              d == p->part->msg.base);
     conn->big_msgs = conn->lending;
     conn->cbs->on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);
@@ -1435,14 +1435,14 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
     rsv = UVWS__RSV1;
     nocopy = 0; /* the compressed copy is sent; cb still waits for it */
   }
-  if (conn->lending && wire == conn->proto.msg.base &&
-      wire_len == conn->proto.msg.len && !nocopy && !conn->is_client &&
+  if (conn->lending && wire == conn->proto.part->msg.base &&
+      wire_len == conn->proto.part->msg.len && !nocopy && !conn->is_client &&
       len >= UVWS__LEND_MIN) {
     /* The message being delivered, out of the engine's reassembly buffer
      * (an echo, a relay): the buffer itself is sent and handed back to the
      * engine once written (msg_return), instead of copying it. */
     uvws__wbatch_t *b;
-    uvws__buf_t m = conn->proto.msg;
+    uvws__buf_t m = conn->proto.part->msg;
     r = queue_frame(conn,
                     type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY, 1, 0,
                     wire, wire_len, len, 1, NULL, NULL);
@@ -1450,7 +1450,7 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
       return r;
     b = &conn->out->batch[conn->fill];
     b->segs[b->nsegs - 1].cap = m.cap;
-    memset(&conn->proto.msg, 0, sizeof(conn->proto.msg));
+    memset(&conn->proto.part->msg, 0, sizeof(conn->proto.part->msg));
     conn->lending = 0;
     after_queue(conn);
     return 0;
