@@ -434,6 +434,36 @@ static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
 
 static void out_put(uvws_conn_t *conn);
 
+uvws__conn_ext_t *uvws__conn_ext(uvws_conn_t *conn) {
+  if (conn->ext == NULL)
+    conn->ext = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*conn->ext));
+  return conn->ext;
+}
+
+void uvws__conn_ext_trim(uvws_conn_t *conn) {
+  const uvws__conn_ext_t *x = conn->ext;
+  if (x != NULL && x->hs.base == NULL && x->url == NULL &&
+      x->protocol == NULL && x->extensions == NULL && x->route_data == NULL &&
+      x->subs == NULL && x->close_reason == NULL) {
+    uvws__free(&conn->ctx->alloc, conn->ext);
+    conn->ext = NULL;
+  }
+}
+
+static void ext_free(uvws_conn_t *conn) {
+  const uvws_allocator_t *al = &conn->ctx->alloc;
+  uvws__conn_ext_t *x = conn->ext;
+  if (x == NULL)
+    return;
+  uvws__buf_free(al, &x->hs);
+  uvws__free(al, x->close_reason);
+  uvws__free(al, x->url);
+  uvws__free(al, x->protocol);
+  uvws__free(al, x->extensions);
+  uvws__free(al, x);
+  conn->ext = NULL;
+}
+
 static void conn_free(uvws_conn_t *conn) {
   uvws__ctx_t *ctx = conn->ctx;
   const uvws_allocator_t *al = &ctx->alloc;
@@ -448,15 +478,11 @@ static void conn_free(uvws_conn_t *conn) {
   }
   if (conn->own_cbs)
     uvws__free(al, (void *)conn->cbs);
-  uvws__buf_free(al, &conn->hs);
-  uvws__free(al, conn->close_reason);
-  uvws__free(al, conn->url);
-  uvws__free(al, conn->protocol);
-  uvws__free(al, conn->extensions);
   if (conn->is_client)
     uvws__client_conn_free(conn);
   else
     uvws__pubsub_conn_gone(conn);
+  ext_free(conn);
 
   ids_remove(ctx, conn);
   if (conn->prev)
@@ -502,8 +528,12 @@ void uvws__conn_unref(uvws_conn_t *conn) {
     code = UVWS_CLOSE_ABNORMAL;
     clean = 0;
   }
-  reason = clean && conn->close_reason ? conn->close_reason : "";
-  reason_len = clean ? conn->close_reason_len : 0;
+  reason = "";
+  reason_len = 0;
+  if (clean && conn->ext != NULL && conn->ext->close_reason != NULL) {
+    reason = conn->ext->close_reason;
+    reason_len = conn->ext->close_reason_len;
+  }
 
   conn->state = UVWS_CLOSED;
   uvws__conn_emit_error(conn);
@@ -731,20 +761,23 @@ int uvws__conn_set_deflate(uvws_conn_t *conn, const uvws__pmd_params_t *params,
                            const uvws_deflate_options_t *opts,
                            const char *extensions, size_t extensions_len) {
   uvws__pmd_config_t cfg;
+  uvws__conn_ext_t *x = uvws__conn_ext(conn);
+  if (x == NULL)
+    return UV_ENOMEM;
   uvws__deflate_resolve(&cfg, opts);
   conn->pmd = uvws__malloc(&conn->ctx->alloc, sizeof(*conn->pmd));
-  conn->extensions = uvws__malloc(&conn->ctx->alloc, extensions_len + 1);
-  if (conn->pmd == NULL || conn->extensions == NULL) {
+  x->extensions = uvws__malloc(&conn->ctx->alloc, extensions_len + 1);
+  if (conn->pmd == NULL || x->extensions == NULL) {
     uvws__free(&conn->ctx->alloc, conn->pmd);
     conn->pmd = NULL;
     return UV_ENOMEM;
   }
-  memcpy(conn->extensions, extensions, extensions_len);
-  conn->extensions[extensions_len] = '\0';
+  memcpy(x->extensions, extensions, extensions_len);
+  x->extensions[extensions_len] = '\0';
   uvws__pmd_init(conn->pmd, &conn->ctx->alloc, params, cfg.level,
                  cfg.mem_level);
   uvws__proto_set_deflate(&conn->proto, conn->pmd);
-  conn->deflate_threshold = opts ? opts->threshold : 0;
+  x->deflate_threshold = opts ? opts->threshold : 0;
   return 0;
 }
 
@@ -1057,14 +1090,17 @@ static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
 
   conn->close_received = 1;
   if (!conn->failed) {
-    uvws__free(&conn->ctx->alloc, conn->close_reason);
-    conn->close_reason = uvws__malloc(&conn->ctx->alloc, n + 1);
-    if (conn->close_reason) {
-      memcpy(conn->close_reason, r, n);
-      conn->close_reason[n] = '\0';
-      conn->close_reason_len = n;
-    } else {
-      conn->close_reason_len = 0;
+    /* Without memory for it, on_close has no reason. */
+    uvws__conn_ext_t *x = n > 0 ? uvws__conn_ext(conn) : NULL;
+    if (x != NULL) {
+      uvws__free(&conn->ctx->alloc, x->close_reason);
+      x->close_reason = uvws__malloc(&conn->ctx->alloc, n + 1);
+      x->close_reason_len = 0;
+      if (x->close_reason) {
+        memcpy(x->close_reason, r, n);
+        x->close_reason[n] = '\0';
+        x->close_reason_len = (uint8_t)n;
+      }
     }
     conn->close_code = code;
   }
@@ -1181,12 +1217,14 @@ void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len) {
     return;
   if (conn->state == UVWS_CONNECTING && !conn->failed) {
     /* All of it is kept: frames may follow the head in the same read. */
-    size_t old = conn->hs.len;
-    if (uvws__buf_append(&conn->ctx->alloc, &conn->hs, data, len) != 0) {
+    uvws__conn_ext_t *x = uvws__conn_ext(conn);
+    size_t old = x ? x->hs.len : 0;
+    if (x == NULL ||
+        uvws__buf_append(&conn->ctx->alloc, &x->hs, data, len) != 0) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
-    } else if (!head_may_end(&conn->hs, old) &&
-               conn->hs.len <= conn->limits->max_header_size) {
+    } else if (!head_may_end(&x->hs, old) &&
+               x->hs.len <= conn->limits->max_header_size) {
       /* No empty line yet: parsing again would find nothing. */
     } else if (conn->is_client) {
       uvws__client_handshake_read(conn);
@@ -1428,7 +1466,8 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
   if (type == UVWS_TEXT && !uvws__utf8_is_valid(data, len))
     return UVWS_EBADUTF8;
   if (conn->pmd && !(flags & UVWS_SEND_NO_COMPRESS) &&
-      len >= conn->deflate_threshold && uvws__pmd_can_compress(conn->pmd)) {
+      len >= conn->ext->deflate_threshold &&
+      uvws__pmd_can_compress(conn->pmd)) {
     r = compress_part(conn, &wire, &wire_len, 1);
     if (r != 0)
       return r;
@@ -1629,15 +1668,17 @@ size_t uvws_conn_buffered_amount(const uvws_conn_t *conn) {
 }
 
 const char *uvws_conn_url(const uvws_conn_t *conn) {
-  return conn->url ? conn->url : "";
+  if (conn->ext != NULL && conn->ext->url != NULL)
+    return conn->ext->url;
+  return conn->url_root ? "/" : "";
 }
 
 const char *uvws_conn_protocol(const uvws_conn_t *conn) {
-  return conn->protocol ? conn->protocol : "";
+  return conn->ext && conn->ext->protocol ? conn->ext->protocol : "";
 }
 
 const char *uvws_conn_extensions(const uvws_conn_t *conn) {
-  return conn->extensions ? conn->extensions : "";
+  return conn->ext && conn->ext->extensions ? conn->ext->extensions : "";
 }
 
 int uvws_conn_is_client(const uvws_conn_t *conn) {
@@ -1657,7 +1698,7 @@ uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn) {
 }
 
 void *uvws_conn_route_data(const uvws_conn_t *conn) {
-  return conn->route_data;
+  return conn->ext ? conn->ext->route_data : NULL;
 }
 
 void *uvws_conn_get_data(const uvws_conn_t *conn) {

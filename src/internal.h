@@ -214,6 +214,23 @@ typedef struct {
   uvws_deflate_options_t *pmd_opts;
 } uvws__client_conn_t;
 
+/* What a connection holds only at times, or only when a feature asks for
+ * it: the handshake while CONNECTING, the strings the handshake settled,
+ * subscriptions, the peer's close reason. Allocated when first needed
+ * (uvws__conn_ext()) and freed once the handshake is over if nothing else
+ * is in it, so most open connections have none. */
+typedef struct {
+  uvws__buf_t hs;        /* handshake bytes while CONNECTING */
+  char *url;             /* NULL: "/" (url_root) or none */
+  char *protocol;
+  char *extensions;
+  void *route_data;
+  uvws__sub_t *subs;     /* subscriptions (server connections) */
+  size_t deflate_threshold;
+  char *close_reason;    /* close_reason_len bytes, for on_close */
+  uint8_t close_reason_len;
+} uvws__conn_ext_t;
+
 /* The memory of an idle connection is this struct, the uv_tcp_t first; all
  * that is needed only at times (output, handshake, client state, TLS,
  * compression) hangs off pointers. */
@@ -230,7 +247,6 @@ struct uvws_conn_s {
   uint8_t state;         /* uvws_ready_state_t */
   uint8_t pending;       /* handle closes and requests still outstanding */
   uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
-  uint8_t close_reason_len;
   uint16_t close_code;   /* for on_close */
   /* Bytes, not bits: set and cleared for every message received. */
   uint8_t lending;       /* on_message has the engine's reassembly buffer */
@@ -259,6 +275,7 @@ struct uvws_conn_s {
   unsigned read_held : 1;     /* reading stopped by UVWS_BUFFERED_PAUSE */
   unsigned pong_held : 1;     /* reading stopped: too many pongs unwritten */
   unsigned start_pending : 1; /* adopted: the handshake starts next iteration */
+  unsigned url_root : 1;      /* the request target was "/" */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */
@@ -268,31 +285,27 @@ struct uvws_conn_s {
   uint32_t ping_at;      /* ... when the keepalive ping went out */
 
   int error;             /* first error, for on_error */
-  char *close_reason;    /* close_reason_len bytes, for on_close */
 
   size_t buffered;       /* bufferedAmount */
   uvws__wout_t *out;     /* output, while there is some */
   uvws_conn_t *flush_next;
 
   uvws__pmd_t *pmd;      /* permessage-deflate, when negotiated */
-  size_t deflate_threshold;
-
-  /* Server connections */
-  uvws__sub_t *subs;     /* subscriptions */
-  void *route_data;
 
   /* TLS: the filter and its ciphertext buffers (tls_conn.c); NULL for a
    * ws:// connection. */
   struct uvws__conn_tls_s *tls;
 
-  uvws__buf_t hs;        /* handshake bytes while CONNECTING */
-  char *url;
-  char *protocol;
-  char *extensions;
-
+  uvws__conn_ext_t *ext;  /* NULL when it would be empty */
   uvws__client_conn_t *cc; /* client connections only */
   uint64_t id;           /* unique in its context, never reused */
 };
+
+/* conn's uvws__conn_ext_t, allocated (zeroed) if it has none; NULL when out
+ * of memory. */
+uvws__conn_ext_t *uvws__conn_ext(uvws_conn_t *conn);
+/* Frees conn's uvws__conn_ext_t if nothing is left in it. */
+void uvws__conn_ext_trim(uvws_conn_t *conn);
 
 /* The two write batches (conn->out's), or NULL while there is no output. */
 #define uvws__conn_batches(conn) ((conn)->out ? (conn)->out->batch : NULL)

@@ -144,7 +144,7 @@ int uvws_conn_send_prepared(uvws_conn_t *conn, uvws_prepared_t *m) {
   if (r != 0)
     return r;
   if (conn->pmd != NULL && conn->pmd->params.tx_no_takeover &&
-      uvws__pmd_can_compress(conn->pmd) && m->len >= conn->deflate_threshold) {
+      uvws__pmd_can_compress(conn->pmd) && m->len >= conn->ext->deflate_threshold) {
     uvws__pvariant_t *v = variant(m, conn->pmd);
     if (v == NULL)
       return UV_ENOMEM;
@@ -209,6 +209,7 @@ static void drop_topic(uvws_server_t *s, uvws__topic_t *t) {
 
 int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
   uvws_server_t *s = conn->server;
+  uvws__conn_ext_t *x;
   uvws__topic_t *t;
   uvws__sub_t *sub;
   size_t h, n;
@@ -219,17 +220,25 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
     return UVWS_ESTATE;
   h = hash_str(topic);
   t = find_topic(s, topic, h);
-  if (t != NULL) {
-    for (sub = conn->subs; sub != NULL; sub = sub->cnext)
+  if (t != NULL && conn->ext != NULL) {
+    for (sub = conn->ext->subs; sub != NULL; sub = sub->cnext)
       if (sub->topic == t)
         return 0;
-  } else {
-    if (s->ntopics >= s->nbuckets && grow_buckets(s) != 0)
+  }
+  /* The connection's list of subscriptions is in its extras. */
+  if ((x = uvws__conn_ext(conn)) == NULL)
+    return UV_ENOMEM;
+  if (t == NULL) {
+    if (s->ntopics >= s->nbuckets && grow_buckets(s) != 0) {
+      uvws__conn_ext_trim(conn);
       return UV_ENOMEM;
+    }
     n = strlen(topic);
     t = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*t) + n + 1);
-    if (t == NULL)
+    if (t == NULL) {
+      uvws__conn_ext_trim(conn);
       return UV_ENOMEM;
+    }
     memcpy(t->name, topic, n + 1);
     t->hash = h;
     t->next = s->buckets[h & (s->nbuckets - 1)];
@@ -240,6 +249,7 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
   if (sub == NULL) {
     if (t->nsubs == 0)
       drop_topic(s, t);
+    uvws__conn_ext_trim(conn);
     return UV_ENOMEM;
   }
   sub->topic = t;
@@ -249,8 +259,8 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
     t->subs->tprev = sub;
   t->subs = sub;
   t->nsubs++;
-  sub->cnext = conn->subs;
-  conn->subs = sub;
+  sub->cnext = x->subs;
+  x->subs = sub;
   return 0;
 }
 
@@ -271,11 +281,14 @@ int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic) {
   uvws__sub_t **pp;
   if (conn->server == NULL || topic == NULL)
     return UV_EINVAL;
-  for (pp = &conn->subs; *pp != NULL; pp = &(*pp)->cnext) {
+  if (conn->ext == NULL)
+    return UV_ENOENT;
+  for (pp = &conn->ext->subs; *pp != NULL; pp = &(*pp)->cnext) {
     if (strcmp((*pp)->topic->name, topic) == 0) {
       uvws__sub_t *sub = *pp;
       *pp = sub->cnext;
       unlink_sub(conn->server, sub);
+      uvws__conn_ext_trim(conn);
       return 0;
     }
   }
@@ -283,9 +296,9 @@ int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic) {
 }
 
 void uvws__pubsub_conn_gone(uvws_conn_t *conn) {
-  while (conn->subs != NULL) {
-    uvws__sub_t *sub = conn->subs;
-    conn->subs = sub->cnext;
+  while (conn->ext != NULL && conn->ext->subs != NULL) {
+    uvws__sub_t *sub = conn->ext->subs;
+    conn->ext->subs = sub->cnext;
     unlink_sub(conn->server, sub);
   }
 }
