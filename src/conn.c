@@ -162,7 +162,7 @@ uint64_t uvws_conn_id(const uvws_conn_t *conn) {
 }
 
 uvws_server_t *uvws_conn_server(const uvws_conn_t *conn) {
-  return conn->server;
+  return uvws__conn_server(conn);
 }
 
 uvws_client_t *uvws_conn_client(const uvws_conn_t *conn) {
@@ -201,7 +201,7 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   }
   conn->tcp.data = conn;
   conn->pending = 1;
-  uvws__proto_init(&conn->proto, &ctx->alloc, &proto_cbs, conn, !is_client,
+  uvws__proto_init(&conn->proto, &ctx->alloc, &proto_cbs, !is_client,
                    conn->limits->max_message_size);
   conn->proto.max_fragments = conn->limits->max_fragments;
   /* Link into the context so closing it reaches every connection. */
@@ -236,7 +236,7 @@ static void ctx_handle_closed(uv_handle_t *h) {
 void uvws__ctx_close(uvws__ctx_t *ctx, uv_close_cb close_cb) {
   while (ctx->free_outs) {
     uvws__wout_t *o = ctx->free_outs;
-    ctx->free_outs = o->next_free;
+    ctx->free_outs = o->u.next_free;
     for (int i = 0; i < 2; i++) {
       uvws__buf_free(&ctx->alloc, &o->batch[i].arena);
       uvws__free(&ctx->alloc, o->batch[i].segs);
@@ -384,8 +384,8 @@ void uvws__conn_finish(uvws_conn_t *conn) {
   if (conn->flush_queued) {
     uvws_conn_t **pp = &conn->ctx->flush_list;
     while (*pp != conn)
-      pp = &(*pp)->flush_next;
-    *pp = conn->flush_next;
+      pp = &(*pp)->out->u.flush_next;
+    *pp = conn->out->u.flush_next;
     conn->flush_queued = 0;
   }
   if (conn->cc != NULL && conn->cc->gai != NULL)
@@ -472,9 +472,9 @@ static void conn_free(uvws_conn_t *conn) {
   out_put(conn);
   uvws__proto_free(&conn->proto);
   uvws__conn_tls_free(conn);
-  if (conn->pmd) {
-    uvws__pmd_free(conn->pmd);
-    uvws__free(al, conn->pmd);
+  if (conn->proto.pmd) {
+    uvws__pmd_free(conn->proto.pmd);
+    uvws__free(al, conn->proto.pmd);
   }
   if (conn->own_cbs)
     uvws__free(al, (void *)conn->cbs);
@@ -553,7 +553,7 @@ static int out_get(uvws_conn_t *conn) {
     return 0;
   o = ctx->free_outs;
   if (o != NULL) {
-    ctx->free_outs = o->next_free;
+    ctx->free_outs = o->u.next_free;
     ctx->nfree_outs--;
   } else {
     o = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*o));
@@ -572,14 +572,14 @@ static int out_get(uvws_conn_t *conn) {
 static void out_put(uvws_conn_t *conn) {
   uvws__ctx_t *ctx = conn->ctx;
   uvws__wout_t *o = conn->out;
-  if (o == NULL || conn->writing || conn->out_pinned)
+  if (o == NULL || conn->writing || conn->out_pinned || conn->flush_queued)
     return;
   if (o->batch[0].arena.len || o->batch[0].nsegs || o->batch[1].arena.len ||
       o->batch[1].nsegs)
     return;
   conn->out = NULL;
   if (ctx->nfree_outs < UVWS__OUT_POOL) {
-    o->next_free = ctx->free_outs;
+    o->u.next_free = ctx->free_outs;
     ctx->free_outs = o;
     ctx->nfree_outs++;
     return;
@@ -727,7 +727,8 @@ static int compress_part(uvws_conn_t *conn, const char **data, size_t *len,
   uvws__buf_t *z = &conn->ctx->zbuf;
   int r;
   z->len = 0;
-  r = uvws__pmd_deflate(conn->pmd, (const uint8_t *)*data, *len, fin, z);
+  r = uvws__pmd_deflate(conn->proto.pmd, (const uint8_t *)*data, *len, fin,
+                        z);
   if (r != 0)
     return r;
   *data = z->base ? z->base : "";
@@ -762,21 +763,21 @@ int uvws__conn_set_deflate(uvws_conn_t *conn, const uvws__pmd_params_t *params,
                            const char *extensions, size_t extensions_len) {
   uvws__pmd_config_t cfg;
   uvws__conn_ext_t *x = uvws__conn_ext(conn);
+  uvws__pmd_t *pmd;
   if (x == NULL)
     return UV_ENOMEM;
   uvws__deflate_resolve(&cfg, opts);
-  conn->pmd = uvws__malloc(&conn->ctx->alloc, sizeof(*conn->pmd));
+  pmd = uvws__malloc(&conn->ctx->alloc, sizeof(*pmd));
   x->extensions = uvws__malloc(&conn->ctx->alloc, extensions_len + 1);
-  if (conn->pmd == NULL || x->extensions == NULL) {
-    uvws__free(&conn->ctx->alloc, conn->pmd);
-    conn->pmd = NULL;
+  if (pmd == NULL || x->extensions == NULL) {
+    uvws__free(&conn->ctx->alloc, pmd);
     return UV_ENOMEM;
   }
   memcpy(x->extensions, extensions, extensions_len);
   x->extensions[extensions_len] = '\0';
-  uvws__pmd_init(conn->pmd, &conn->ctx->alloc, params, cfg.level,
-                 cfg.mem_level);
-  uvws__proto_set_deflate(&conn->proto, conn->pmd);
+  uvws__pmd_init(pmd, &conn->ctx->alloc, params, cfg.level, cfg.mem_level);
+  /* The engine's pmd is the connection's, for sending too. */
+  uvws__proto_set_deflate(&conn->proto, pmd);
   x->deflate_threshold = opts ? opts->threshold : 0;
   return 0;
 }
@@ -1028,7 +1029,7 @@ void uvws__conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 }
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
   conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
     /* A send of exactly this message may take the buffer (send_message). */
@@ -1043,7 +1044,7 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
 
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
   conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_chunk)
     conn->cbs->on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
@@ -1061,7 +1062,7 @@ static size_t conn_unwritten(const uvws_conn_t *conn) {
 }
 
 static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
   /* RFC 6455 5.5.2: answer with a pong carrying the same data, unless our
    * close frame is already out. */
   if (conn->close_sent || conn->closing)
@@ -1080,13 +1081,13 @@ static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
 }
 
 static void p_pong(uvws__proto_t *p, const char *d, size_t n) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
   if (conn->cbs->on_pong && conn->state == UVWS_OPEN && !conn->closing)
     conn->cbs->on_pong(conn, d, n);
 }
 
 static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
 
   conn->close_received = 1;
   if (!conn->failed) {
@@ -1416,21 +1417,27 @@ static void after_queue(uvws_conn_t *conn) {
     return;
   if (ctx->flush_list == NULL)
     uv_prepare_start(&ctx->flusher, ctx_on_flush);
+  /* Every caller has queued output, so conn->out is there; it is kept
+   * while the connection is on the list (out_put). */
+  assert(conn->out != NULL);
   conn->flush_queued = 1;
-  conn->flush_next = ctx->flush_list;
+  conn->out->u.flush_next = ctx->flush_list;
   ctx->flush_list = conn;
 }
 
-void uvws__conn_start_later(uvws_conn_t *conn) {
+int uvws__conn_start_later(uvws_conn_t *conn) {
+  if (out_get(conn) != 0)
+    return UV_ENOMEM;
   conn->start_pending = 1;
   after_queue(conn);
+  return 0;
 }
 
 static void ctx_on_flush(uv_prepare_t *p) {
   uvws__ctx_t *ctx = p->data;
   uvws_conn_t *conn;
   while ((conn = ctx->flush_list) != NULL) {
-    ctx->flush_list = conn->flush_next;
+    ctx->flush_list = conn->out->u.flush_next;
     conn->flush_queued = 0;
     if (conn->start_pending) {
       conn->start_pending = 0;
@@ -1465,9 +1472,9 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
     return UV_EINVAL;
   if (type == UVWS_TEXT && !uvws__utf8_is_valid(data, len))
     return UVWS_EBADUTF8;
-  if (conn->pmd && !(flags & UVWS_SEND_NO_COMPRESS) &&
+  if (conn->proto.pmd && !(flags & UVWS_SEND_NO_COMPRESS) &&
       len >= conn->ext->deflate_threshold &&
-      uvws__pmd_can_compress(conn->pmd)) {
+      uvws__pmd_can_compress(conn->proto.pmd)) {
     r = compress_part(conn, &wire, &wire_len, 1);
     if (r != 0)
       return r;
@@ -1546,7 +1553,7 @@ int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
     conn->frag_utf8 = UVWS__UTF8_ACCEPT;
     op = type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY;
     /* RFC 7692 6.1: RSV1 on the first frame marks the whole message. */
-    compressed = conn->pmd && uvws__pmd_can_compress(conn->pmd);
+    compressed = conn->proto.pmd && uvws__pmd_can_compress(conn->proto.pmd);
     rsv = compressed ? UVWS__RSV1 : 0;
   } else {
     op = UVWS__OP_CONT;

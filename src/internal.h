@@ -188,7 +188,10 @@ struct uvws_server_s {
 struct uvws__wout_s {
   uvws__wbatch_t batch[2];
   uv_write_t wreq;
-  uvws__wout_t *next_free;
+  union {
+    uvws__wout_t *next_free; /* in the context's pool */
+    uvws_conn_t *flush_next; /* its connection's place on ctx->flush_list */
+  } u;
 };
 
 /* What only client connections need: the connect and handshake state, and
@@ -236,8 +239,7 @@ typedef struct {
  * compression) hangs off pointers. */
 struct uvws_conn_s {
   uv_tcp_t tcp;
-  uvws__ctx_t *ctx;
-  uvws_server_t *server; /* NULL for client connections */
+  uvws__ctx_t *ctx;      /* a server's or client's (uvws__conn_server()) */
   const uvws_callbacks_t *cbs;
   const uvws_limits_t *limits;
   void *data;
@@ -287,10 +289,7 @@ struct uvws_conn_s {
   int error;             /* first error, for on_error */
 
   size_t buffered;       /* bufferedAmount */
-  uvws__wout_t *out;     /* output, while there is some */
-  uvws_conn_t *flush_next;
-
-  uvws__pmd_t *pmd;      /* permessage-deflate, when negotiated */
+  uvws__wout_t *out;     /* output, while there is some (or flush_queued) */
 
   /* TLS: the filter and its ciphertext buffers (tls_conn.c); NULL for a
    * ws:// connection. */
@@ -300,6 +299,12 @@ struct uvws_conn_s {
   uvws__client_conn_t *cc; /* client connections only */
   uint64_t id;           /* unique in its context, never reused */
 };
+
+/* The server a connection came to; NULL for a client connection. */
+static inline uvws_server_t *uvws__conn_server(const uvws_conn_t *conn) {
+  return conn->is_client ? NULL
+                         : uvws__container_of(conn->ctx, uvws_server_t, ctx);
+}
 
 /* conn's uvws__conn_ext_t, allocated (zeroed) if it has none; NULL when out
  * of memory. */
@@ -334,8 +339,8 @@ void uvws__conn_finish(uvws_conn_t *conn);
 void uvws__conn_flush(uvws_conn_t *conn);
 void uvws__conn_drain_check(uvws_conn_t *conn);
 /* Starts an adopted connection on the next loop iteration: reading, and
- * the handshake already in conn->hs. */
-void uvws__conn_start_later(uvws_conn_t *conn);
+ * the handshake already in conn->ext->hs. 0 or UV_ENOMEM. */
+int uvws__conn_start_later(uvws_conn_t *conn);
 /* Handles bytes read from the peer (decrypted, over TLS): the opening
  * handshake while CONNECTING, then frames. data is writable. */
 void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len);

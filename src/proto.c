@@ -13,12 +13,11 @@
 #define UVWS__MSG_RESERVE (256 * 1024)
 
 void uvws__proto_init(uvws__proto_t *p, const uvws_allocator_t *al,
-                      const uvws__proto_cbs_t *cbs, void *data, int from_client,
+                      const uvws__proto_cbs_t *cbs, int from_client,
                       size_t max_message_size) {
   memset(p, 0, sizeof(*p));
   p->alloc = al;
   p->cbs = cbs;
-  p->data = data;
   p->from_client = from_client ? 1 : 0;
   p->max_message_size = max_message_size ? max_message_size : (size_t)-1;
 }

@@ -73,7 +73,6 @@ typedef struct {
 struct uvws__proto_s {
   const uvws__proto_cbs_t *cbs;
   const uvws_allocator_t *alloc; /* for part and its buffers */
-  void *data; /* the owner's */
   size_t max_message_size;
   uvws__proto_part_t *part; /* NULL between whole frames */
   uvws__pmd_t *pmd;   /* permessage-deflate, when negotiated */
@@ -93,11 +92,12 @@ static inline uvws__buf_t *uvws__proto_msg(uvws__proto_t *p) {
   return p->part ? &p->part->msg : NULL;
 }
 
-/* Prepares p. al (which must outlive p) allocates its buffers.
+/* Prepares p. al (which must outlive p) allocates its buffers. The
+ * callbacks get p: an owner that embeds p finds itself from it.
  * from_client: the peer is a client (we are the server).
  * max_message_size: 0 for no limit. */
 void uvws__proto_init(uvws__proto_t *p, const uvws_allocator_t *al,
-                      const uvws__proto_cbs_t *cbs, void *data, int from_client,
+                      const uvws__proto_cbs_t *cbs, int from_client,
                       size_t max_message_size);
 
 /* Turns on permessage-deflate decoding with pmd (owned by the caller, kept

@@ -135,6 +135,7 @@ static void prepared_written(uvws_conn_t *conn, void *arg, int status) {
 int uvws_conn_send_prepared(uvws_conn_t *conn, uvws_prepared_t *m) {
   const char *frame = m->plain;
   size_t len = m->plain_len;
+  uvws__pmd_t *pmd = conn->proto.pmd;
   int r;
 
   if (conn->is_client) /* every client frame has its own mask */
@@ -143,9 +144,9 @@ int uvws_conn_send_prepared(uvws_conn_t *conn, uvws_prepared_t *m) {
   r = uvws__conn_check_send(conn);
   if (r != 0)
     return r;
-  if (conn->pmd != NULL && conn->pmd->params.tx_no_takeover &&
-      uvws__pmd_can_compress(conn->pmd) && m->len >= conn->ext->deflate_threshold) {
-    uvws__pvariant_t *v = variant(m, conn->pmd);
+  if (pmd != NULL && pmd->params.tx_no_takeover &&
+      uvws__pmd_can_compress(pmd) && m->len >= conn->ext->deflate_threshold) {
+    uvws__pvariant_t *v = variant(m, pmd);
     if (v == NULL)
       return UV_ENOMEM;
     frame = v->frame;
@@ -208,7 +209,7 @@ static void drop_topic(uvws_server_t *s, uvws__topic_t *t) {
 }
 
 int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
-  uvws_server_t *s = conn->server;
+  uvws_server_t *s = uvws__conn_server(conn);
   uvws__conn_ext_t *x;
   uvws__topic_t *t;
   uvws__sub_t *sub;
@@ -279,7 +280,7 @@ static void unlink_sub(uvws_server_t *s, uvws__sub_t *sub) {
 
 int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic) {
   uvws__sub_t **pp;
-  if (conn->server == NULL || topic == NULL)
+  if (uvws__conn_server(conn) == NULL || topic == NULL)
     return UV_EINVAL;
   if (conn->ext == NULL)
     return UV_ENOENT;
@@ -287,7 +288,7 @@ int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic) {
     if (strcmp((*pp)->topic->name, topic) == 0) {
       uvws__sub_t *sub = *pp;
       *pp = sub->cnext;
-      unlink_sub(conn->server, sub);
+      unlink_sub(uvws__conn_server(conn), sub);
       uvws__conn_ext_trim(conn);
       return 0;
     }
@@ -299,7 +300,7 @@ void uvws__pubsub_conn_gone(uvws_conn_t *conn) {
   while (conn->ext != NULL && conn->ext->subs != NULL) {
     uvws__sub_t *sub = conn->ext->subs;
     conn->ext->subs = sub->cnext;
-    unlink_sub(conn->server, sub);
+    unlink_sub(uvws__conn_server(conn), sub);
   }
 }
 

@@ -185,7 +185,6 @@ static void accept_conn(uv_stream_t *l, int status, int tls) {
     drop_connection(l);
     return;
   }
-  conn->server = s;
   conn->cbs = &s->opts.callbacks;
   if (uv_accept(l, (uv_stream_t *)&conn->tcp) != 0) {
     uvws__conn_finish(conn);
@@ -466,7 +465,6 @@ int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
     close(dupfd);
     return r;
   }
-  conn->server = s;
   conn->cbs = &s->opts.callbacks;
   r = uv_tcp_open(&conn->tcp, dupfd);
   if (r != 0) {
@@ -498,8 +496,11 @@ int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
     uvws__conn_finish(conn);
     return UV_ENOMEM;
   }
+  if (uvws__conn_start_later(conn) != 0) {
+    uvws__conn_finish(conn);
+    return UV_ENOMEM;
+  }
   uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
-  uvws__conn_start_later(conn);
   return 0;
 }
 
@@ -916,5 +917,5 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
     uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
-  handle_request(conn->server, conn, &head, n);
+  handle_request(uvws__conn_server(conn), conn, &head, n);
 }

@@ -1223,7 +1223,7 @@ static void run(int from_client, size_t max, const size_t *cuts, size_t ncuts,
   memcpy(work, input, input_len);
   log_len = 0;
   log_buf[0] = '\0';
-  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, NULL, from_client, max);
+  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, from_client, max);
   seen_cap = 0;
   if (cur_params) {
     uvws__pmd_init(&z, &uvws__libc_allocator, cur_params, 6, 8);

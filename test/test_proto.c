@@ -164,7 +164,7 @@ static void run(int from_client, size_t max, const size_t *cuts, size_t ncuts,
   memcpy(work, input, input_len); /* the engine unmasks in place */
   log_len = 0;
   log_buf[0] = '\0';
-  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, NULL, from_client, max);
+  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, from_client, max);
   p.stream = (uint8_t)stream_mode;
   joined_len = 0;
   o->result = 0;
