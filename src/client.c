@@ -269,9 +269,9 @@ static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   n = uvws__http_parse_response(conn->ext->hs.base, conn->ext->hs.len, &head);
-  if (n == 0 && conn->ext->hs.len <= conn->limits->max_header_size)
+  if (n == 0 && conn->ext->hs.len <= uvws__conn_limits(conn)->max_header_size)
     return;
-  if (n == 0 || (n > 0 && (size_t)n > conn->limits->max_header_size))
+  if (n == 0 || (n > 0 && (size_t)n > uvws__conn_limits(conn)->max_header_size))
     n = UVWS_EHDRTOOBIG;
   if (n < 0) {
     proxy_fail(conn, (int)n);
@@ -499,8 +499,7 @@ int uvws_connect(uvws_client_t *c, const char *url,
     goto fail;
   }
   uvws__limits_resolve(&conn->cc->limits, options->limits, &c->ctx.limits);
-  conn->limits = &conn->cc->limits;
-  conn->proto.max_message_size = conn->limits->max_message_size;
+  conn->proto.max_message_size = uvws__conn_limits(conn)->max_message_size;
   conn->corked = 1; /* nothing is written before the TCP connect */
   conn->cc->host = u.host;
   conn->cc->target = u.target;
@@ -605,7 +604,7 @@ int uvws_connect(uvws_client_t *c, const char *url,
     const char *chost = conn->cc->proxy ? conn->cc->proxy->host : conn->cc->host;
     int cport = conn->cc->proxy ? conn->cc->proxy->port : conn->cc->port;
 
-  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
   if (uv_ip4_addr(chost, cport, (struct sockaddr_in *)&ss) == 0 ||
       uv_ip6_addr(chost, cport, (struct sockaddr_in6 *)&ss) == 0) {
     r = connect_to(conn, (const struct sockaddr *)&ss);
@@ -656,10 +655,10 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
 
   n = uvws__http_parse_response(conn->ext->hs.base, conn->ext->hs.len, &head);
   /* A whole head can arrive in one read: its own size counts too. */
-  if (n > 0 && (size_t)n > conn->limits->max_header_size)
+  if (n > 0 && (size_t)n > uvws__conn_limits(conn)->max_header_size)
     n = UVWS_EHDRTOOBIG;
   if (n == 0) {
-    if (conn->ext->hs.len > conn->limits->max_header_size)
+    if (conn->ext->hs.len > uvws__conn_limits(conn)->max_header_size)
       n = UVWS_EHDRTOOBIG;
     else
       return;

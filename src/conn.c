@@ -179,7 +179,6 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   conn->is_client = is_client ? 1 : 0;
   conn->state = UVWS_CONNECTING;
   conn->cbs = &no_callbacks;
-  conn->limits = &ctx->limits;
   conn->heap_idx = UINT32_MAX;
   /* Room in the deadline heap for every connection, taken now, so that
    * setting a deadline never needs memory. */
@@ -202,8 +201,8 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   conn->tcp.data = conn;
   conn->pending = 1;
   uvws__proto_init(&conn->proto, &ctx->alloc, &proto_cbs, !is_client,
-                   conn->limits->max_message_size);
-  conn->proto.max_fragments = conn->limits->max_fragments;
+                   uvws__conn_limits(conn)->max_message_size);
+  conn->proto.max_fragments = uvws__conn_limits(conn)->max_fragments;
   /* Link into the context so closing it reaches every connection. */
   conn->next = ctx->conns;
   if (ctx->conns)
@@ -645,11 +644,12 @@ int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
  * mask is needed. payload: how many bytes this adds to bufferedAmount (the
  * application's bytes, before any compression). Inlined: with its
  * arguments known at each call, sending a message is a short path. */
-static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
-                       unsigned rsv, const char *data, size_t len,
-                       size_t payload, int nocopy, uvws_send_cb cb,
-                       void *arg) {
+static inline __attribute__((always_inline)) int
+queue_frame(uvws_conn_t *conn, unsigned opcode, int fin, unsigned rsv,
+            const char *data, size_t len, size_t payload, int nocopy,
+            uvws_send_cb cb, void *arg) {
   uvws__wbatch_t *b = filling(conn);
+  const uvws_limits_t *lim = uvws__conn_limits(conn);
   uint8_t mask[4];
   uint8_t *out;
   size_t hlen, copy;
@@ -657,8 +657,8 @@ static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, 
 
   if (b == NULL)
     return UV_ENOMEM;
-  if (payload && conn->limits->buffered_policy == UVWS_BUFFERED_REFUSE &&
-      conn->buffered + payload > conn->limits->max_buffered)
+  if (payload && lim->buffered_policy == UVWS_BUFFERED_REFUSE &&
+      conn->buffered + payload > lim->max_buffered)
     return UVWS_EBUFFERFULL;
   if (conn->is_client) {
     r = uvws__rand_bytes(conn->ctx->rand, mask, 4);
@@ -687,14 +687,15 @@ static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, 
       return r;
     }
   }
-  if (payload || opcode <= UVWS__OP_BINARY)
+  /* The time of the last message counts only for idle_timeout_ms. */
+  if (lim->idle_timeout_ms && (payload || opcode <= UVWS__OP_BINARY))
     conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (payload) {
     b->payload += payload;
     conn->buffered += payload;
-    if (conn->buffered > conn->limits->drain_low_water)
+    if (conn->buffered > lim->drain_low_water)
       conn->drain_armed = 1;
-    if (conn->buffered > conn->limits->max_buffered)
+    if (conn->buffered > lim->max_buffered)
       buffered_limit(conn);
   }
   return 0;
@@ -702,9 +703,9 @@ static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, 
 
 /* Applies buffered_policy once bufferedAmount is past max_buffered. */
 static void buffered_limit(uvws_conn_t *conn) {
-  if (conn->buffered <= conn->limits->max_buffered || conn->closing)
+  if (conn->buffered <= uvws__conn_limits(conn)->max_buffered || conn->closing)
     return;
-  switch (conn->limits->buffered_policy) {
+  switch (uvws__conn_limits(conn)->buffered_policy) {
   case UVWS_BUFFERED_CLOSE:
     uvws__conn_close_code(conn, 1008, "buffer full", 11);
     break;
@@ -964,13 +965,14 @@ void uvws__conn_drain_check(uvws_conn_t *conn) {
       uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
   }
   if (conn->read_held && !conn->closing &&
-      conn->buffered <= conn->limits->max_buffered / 2) {
+      conn->buffered <= uvws__conn_limits(conn)->max_buffered / 2) {
     /* Held back by UVWS_BUFFERED_PAUSE: the peer has taken enough. */
     conn->read_held = 0;
     if (!conn->paused && !conn->pong_held)
       uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
   }
-  if (conn->drain_armed && conn->buffered <= conn->limits->drain_low_water &&
+  if (conn->drain_armed &&
+      conn->buffered <= uvws__conn_limits(conn)->drain_low_water &&
       !conn->closing && conn->state != UVWS_CLOSED) {
     conn->drain_armed = 0;
     if (conn->cbs->on_drain && conn->handed)
@@ -1001,7 +1003,7 @@ static int queue_close(uvws_conn_t *conn, unsigned code, const char *reason,
   filling(conn)->has_close = 1;
   conn->close_sent = 1;
   conn->state = UVWS_CLOSING;
-  uvws__conn_set_timer(conn, conn->limits->close_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->close_timeout_ms);
   return 0;
 }
 
@@ -1030,7 +1032,8 @@ void uvws__conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
   uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
-  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
+  /* Messages come only out of reads, which note the loop time. */
+  conn->last_msg = conn->last_rx;
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
     /* A send of exactly this message may take the buffer (send_message). */
     conn->lending = (uint8_t)(n >= UVWS__LEND_MIN && p->part != NULL &&
@@ -1045,7 +1048,7 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last) {
   uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
-  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
+  conn->last_msg = conn->last_rx;
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_chunk)
     conn->cbs->on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
                        n, last);
@@ -1153,7 +1156,7 @@ void uvws__conn_http_end(uvws_conn_t *conn) {
   conn->failed = 1;
   /* The answer (a file, perhaps) gets the close time to go out; then the
    * peer gets a moment to close (batch_done). */
-  uvws__conn_set_timer(conn, conn->limits->close_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->close_timeout_ms);
 }
 
 /* Answers a refused upgrade with an HTTP status, then closes. */
@@ -1225,7 +1228,7 @@ void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
     } else if (!head_may_end(&x->hs, old) &&
-               x->hs.len <= conn->limits->max_header_size) {
+               x->hs.len <= uvws__conn_limits(conn)->max_header_size) {
       /* No empty line yet: parsing again would find nothing. */
     } else if (conn->is_client) {
       uvws__client_handshake_read(conn);
@@ -1287,9 +1290,9 @@ void uvws__conn_start_read(uvws_conn_t *conn) {
  * notes when to wake next, so no timer is restarted per read. */
 
 static int keepalive_on(const uvws_conn_t *conn) {
+  const uvws_limits_t *l = uvws__conn_limits(conn);
   return conn->state == UVWS_OPEN && !conn->close_sent && !conn->failed &&
-         !conn->closing &&
-         (conn->limits->ping_interval_ms || conn->limits->idle_timeout_ms);
+         !conn->closing && (l->ping_interval_ms || l->idle_timeout_ms);
 }
 
 /* Milliseconds since stamp (the low 32 bits of uv_now()), right for any
@@ -1305,20 +1308,19 @@ static uint64_t due(uint64_t now, uint32_t stamp, uint64_t after) {
 }
 
 static void keepalive_arm(uvws_conn_t *conn) {
+  const uvws_limits_t *l = uvws__conn_limits(conn);
   uint64_t now = uv_now(conn->ctx->loop), next = UINT64_MAX;
   if (!keepalive_on(conn))
     return;
   /* While paused no pong can be read: pings wait for resume. */
-  if (conn->limits->ping_interval_ms && !conn->paused) {
-    uint64_t d = conn->ping_out
-                     ? due(now, conn->ping_at, conn->limits->ping_timeout_ms)
-                     : due(now, conn->last_rx, conn->limits->ping_interval_ms);
+  if (l->ping_interval_ms && !conn->paused) {
+    uint64_t d = conn->ping_out ? due(now, conn->ping_at, l->ping_timeout_ms)
+                                : due(now, conn->last_rx, l->ping_interval_ms);
     if (d < next)
       next = d;
   }
-  if (conn->limits->idle_timeout_ms &&
-      due(now, conn->last_msg, conn->limits->idle_timeout_ms) < next)
-    next = due(now, conn->last_msg, conn->limits->idle_timeout_ms);
+  if (l->idle_timeout_ms && due(now, conn->last_msg, l->idle_timeout_ms) < next)
+    next = due(now, conn->last_msg, l->idle_timeout_ms);
   if (next == UINT64_MAX) {
     uvws__conn_stop_timer(conn);
     return;
@@ -1328,7 +1330,7 @@ static void keepalive_arm(uvws_conn_t *conn) {
 
 static void keepalive_tick(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop);
-  const uvws_limits_t *l = conn->limits;
+  const uvws_limits_t *l = uvws__conn_limits(conn);
 
   if (l->idle_timeout_ms && since(now, conn->last_msg) >= l->idle_timeout_ms) {
     uvws__conn_close_code(conn, 1001, "idle timeout", 12);
@@ -1391,8 +1393,8 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   b = filling(conn);
   if (b == NULL)
     return UV_ENOMEM;
-  if (conn->limits->buffered_policy == UVWS_BUFFERED_REFUSE &&
-      conn->buffered + payload > conn->limits->max_buffered)
+  if (uvws__conn_limits(conn)->buffered_policy == UVWS_BUFFERED_REFUSE &&
+      conn->buffered + payload > uvws__conn_limits(conn)->max_buffered)
     return UVWS_EBUFFERFULL;
   r = batch_add_seg(&conn->ctx->alloc, b, frame, len, release, arg);
   if (r != 0)
@@ -1400,8 +1402,9 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   b->payload += payload;
   conn->buffered += payload;
   buffered_limit(conn);
-  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
-  if (conn->buffered > conn->limits->drain_low_water)
+  if (uvws__conn_limits(conn)->idle_timeout_ms)
+    conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
+  if (conn->buffered > uvws__conn_limits(conn)->drain_low_water)
     conn->drain_armed = 1;
   after_queue(conn);
   return 0;

@@ -241,7 +241,6 @@ struct uvws_conn_s {
   uv_tcp_t tcp;
   uvws__ctx_t *ctx;      /* a server's or client's (uvws__conn_server()) */
   const uvws_callbacks_t *cbs;
-  const uvws_limits_t *limits;
   void *data;
   uvws_conn_t *prev, *next;
   uvws__proto_t proto;
@@ -304,6 +303,11 @@ struct uvws_conn_s {
 static inline uvws_server_t *uvws__conn_server(const uvws_conn_t *conn) {
   return conn->is_client ? NULL
                          : uvws__container_of(conn->ctx, uvws_server_t, ctx);
+}
+
+/* The limits a connection lives by: its client's own, or its context's. */
+static inline const uvws_limits_t *uvws__conn_limits(const uvws_conn_t *conn) {
+  return conn->cc != NULL ? &conn->cc->limits : &conn->ctx->limits;
 }
 
 /* conn's uvws__conn_ext_t, allocated (zeroed) if it has none; NULL when out

@@ -196,7 +196,7 @@ static void accept_conn(uv_stream_t *l, int status, int tls) {
     uvws__conn_finish(conn);
     return;
   }
-  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
   uvws__conn_start_read(conn);
 }
 
@@ -500,7 +500,7 @@ int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
     uvws__conn_finish(conn);
     return UV_ENOMEM;
   }
-  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
   return 0;
 }
 
@@ -905,7 +905,7 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
 
   n = uvws__http_parse_request(conn->ext->hs.base, conn->ext->hs.len, &head);
   if (n == 0) {
-    if (conn->ext->hs.len > conn->limits->max_header_size)
+    if (conn->ext->hs.len > uvws__conn_limits(conn)->max_header_size)
       uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
@@ -913,7 +913,7 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
     uvws__conn_http_refuse(conn, n == UVWS_EHDRTOOBIG ? 431 : 400, NULL);
     return;
   }
-  if ((size_t)n > conn->limits->max_header_size) {
+  if ((size_t)n > uvws__conn_limits(conn)->max_header_size) {
     uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
