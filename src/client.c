@@ -232,7 +232,7 @@ static void on_retry_closed(uv_handle_t *h) {
 static void connected(uvws_conn_t *conn) {
   conn->corked = 0;
   uvws__conn_start_read(conn);
-  if (conn->tls != NULL)
+  if (uvws__conn_tls(conn) != NULL)
     uvws__conn_tls_start(conn); /* the request waits for TLS */
   uvws__conn_flush(conn); /* the request built by uvws_connect() */
 }
@@ -519,8 +519,6 @@ int uvws_connect(uvws_client_t *c, const char *url,
     goto fail;
   if (u.secure) {
     r = uvws__conn_tls_init(conn, conn->cc->host);
-    if (r == 0)
-      r = uvws__conn_pin_out(conn); /* the TLS code keeps its batches */
     if (r != 0)
       goto fail;
   }

@@ -467,10 +467,10 @@ static void conn_free(uvws_conn_t *conn) {
   uvws__ctx_t *ctx = conn->ctx;
   const uvws_allocator_t *al = &ctx->alloc;
 
+  uvws__conn_tls_free(conn); /* before its write block goes */
   conn->out_pinned = 0;
   out_put(conn);
   uvws__proto_free(&conn->proto);
-  uvws__conn_tls_free(conn);
   if (conn->proto.pmd) {
     uvws__pmd_free(conn->proto.pmd);
     uvws__free(al, conn->proto.pmd);
@@ -806,7 +806,7 @@ static void shutdown_write(uvws_conn_t *conn) {
  * may be on its way already, or is queued now and this runs again once it
  * is written. */
 static void close_complete(uvws_conn_t *conn) {
-  if (conn->tls && !uvws__conn_tls_close_done(conn))
+  if (uvws__conn_tls(conn) && !uvws__conn_tls_close_done(conn))
     return;
   if (!conn->is_client)
     uvws__conn_finish(conn);
@@ -815,8 +815,9 @@ static void close_complete(uvws_conn_t *conn) {
 static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   int had_close = b->has_close;
   int refused = b->ends_handshake_error;
-  int had_notify =
-      conn->tls ? uvws__conn_tls_sent(conn, (int)(b - conn->out->batch)) : 0;
+  int had_notify = uvws__conn_tls(conn)
+                       ? uvws__conn_tls_sent(conn, (int)(b - conn->out->batch))
+                       : 0;
 
   batch_release(conn, b, status);
   if (status < 0 || conn->closing)
@@ -880,7 +881,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
   if (b->arena.len > off)
     bufs[nbufs++] =
         uv_buf_init(b->arena.base + off, (unsigned)(b->arena.len - off));
-  if (conn->tls) {
+  if (uvws__conn_tls(conn)) {
     /* Over TLS the batch goes out as records in one ciphertext buffer. */
     r = uvws__conn_tls_seal(conn, b, bufs, &nbufs);
     if (r != 0) {
@@ -1181,8 +1182,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   /* The rest of a large payload is read straight into the message it
    * belongs to (over TLS it comes out of the filter instead). */
-  if (conn->tls == NULL && conn->state != UVWS_CONNECTING && !conn->failed &&
-      !conn->close_received && !conn->closing &&
+  if (uvws__conn_tls(conn) == NULL && conn->state != UVWS_CONNECTING &&
+      !conn->failed && !conn->close_received && !conn->closing &&
       (place = uvws__proto_read_place(&conn->proto, UVWS__PLACE_MIN, &n)) !=
           NULL) {
     *buf = uv_buf_init(place, (unsigned)n);
@@ -1266,7 +1267,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn->corked = 1;
   if (buf->base != conn->ctx->rbuf)
     read_placed(conn, (size_t)nread);
-  else if (conn->tls)
+  else if (uvws__conn_tls(conn))
     uvws__conn_tls_read(conn, buf->base, (size_t)nread);
   else
     uvws__conn_read_plain(conn, buf->base, (size_t)nread);

@@ -188,6 +188,10 @@ struct uvws_server_s {
 struct uvws__wout_s {
   uvws__wbatch_t batch[2];
   uv_write_t wreq;
+  /* TLS: the filter and its ciphertext buffers (tls_conn.c). A TLS
+   * connection keeps its write block for life (out_pinned); NULL in the
+   * blocks of ws:// connections. */
+  struct uvws__conn_tls_s *tls;
   union {
     uvws__wout_t *next_free; /* in the context's pool */
     uvws_conn_t *flush_next; /* its connection's place on ctx->flush_list */
@@ -288,16 +292,19 @@ struct uvws_conn_s {
   int error;             /* first error, for on_error */
 
   size_t buffered;       /* bufferedAmount */
-  uvws__wout_t *out;     /* output, while there is some (or flush_queued) */
-
-  /* TLS: the filter and its ciphertext buffers (tls_conn.c); NULL for a
-   * ws:// connection. */
-  struct uvws__conn_tls_s *tls;
+  /* Output, while there is some (or flush_queued); a TLS connection's
+   * always, with its filter. */
+  uvws__wout_t *out;
 
   uvws__conn_ext_t *ext;  /* NULL when it would be empty */
   uvws__client_conn_t *cc; /* client connections only */
   uint64_t id;           /* unique in its context, never reused */
 };
+
+/* The TLS filter of a wss:// connection; NULL for ws://. */
+static inline struct uvws__conn_tls_s *uvws__conn_tls(const uvws_conn_t *c) {
+  return c->out != NULL ? c->out->tls : NULL;
+}
 
 /* The server a connection came to; NULL for a client connection. */
 static inline uvws_server_t *uvws__conn_server(const uvws_conn_t *conn) {

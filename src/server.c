@@ -191,8 +191,7 @@ static void accept_conn(uv_stream_t *l, int status, int tls) {
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
-  if (tls && (uvws__conn_tls_init(conn, NULL) != 0 ||
-              uvws__conn_pin_out(conn) != 0)) {
+  if (tls && uvws__conn_tls_init(conn, NULL) != 0) {
     uvws__conn_finish(conn);
     return;
   }
