@@ -27,9 +27,12 @@ static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n);
 
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last);
+static void p_get_buf(uvws__proto_t *p, uvws__buf_t *msg);
+static void p_put_buf(uvws__proto_t *p, uvws__buf_t *msg);
 
-static const uvws__proto_cbs_t proto_cbs = {p_message, p_ping, p_pong,
-                                            p_close, p_chunk};
+static const uvws__proto_cbs_t proto_cbs = {p_message, p_ping,    p_pong,
+                                            p_close,   p_chunk,   p_get_buf,
+                                            p_put_buf};
 
 void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
                           const uvws_limits_t *fallback) {
@@ -232,7 +235,10 @@ static void ctx_handle_closed(uv_handle_t *h) {
     ctx->close_cb((uv_handle_t *)&ctx->timer);
 }
 
+static void spare_free_all(uvws__ctx_t *ctx);
+
 void uvws__ctx_close(uvws__ctx_t *ctx, uv_close_cb close_cb) {
+  spare_free_all(ctx);
   while (ctx->free_outs) {
     uvws__wout_t *o = ctx->free_outs;
     ctx->free_outs = o->u.next_free;
@@ -395,16 +401,72 @@ void uvws__conn_finish(uvws_conn_t *conn) {
     uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
 }
 
+/* ---- spare reassembly buffers --------------------------------------------
+ * The engine gives up its reassembly buffer when a message is over, so an
+ * idle connection holds none; the context keeps a few for the next message
+ * that does not arrive whole, on any of its connections, so that a stream
+ * of large messages does not allocate one per message. */
+
+/* Buffers kept, and the largest kept: at most 2 MiB a context. */
+#define UVWS__SPARE_MSGS 8
+#define UVWS__SPARE_MAX (256 * 1024)
+
+struct uvws__spare_s {
+  struct uvws__spare_s *next;
+  size_t cap;
+};
+
+/* Keeps base (cap bytes, from ctx->alloc) or frees it. */
+static void spare_put(uvws__ctx_t *ctx, char *base, size_t cap) {
+  struct uvws__spare_s *s = (struct uvws__spare_s *)(void *)base;
+  if (ctx->closing || ctx->nspare_msgs >= UVWS__SPARE_MSGS ||
+      cap > UVWS__SPARE_MAX || cap < sizeof(*s)) {
+    uvws__free(&ctx->alloc, base);
+    return;
+  }
+  s->next = ctx->spare_msgs;
+  s->cap = cap;
+  ctx->spare_msgs = s;
+  ctx->nspare_msgs++;
+}
+
+static void spare_free_all(uvws__ctx_t *ctx) {
+  while (ctx->spare_msgs != NULL) {
+    struct uvws__spare_s *s = ctx->spare_msgs;
+    ctx->spare_msgs = s->next;
+    uvws__free(&ctx->alloc, s);
+  }
+  ctx->nspare_msgs = 0;
+}
+
+static void p_get_buf(uvws__proto_t *p, uvws__buf_t *msg) {
+  uvws__ctx_t *ctx = uvws__container_of(p, uvws_conn_t, proto)->ctx;
+  struct uvws__spare_s *s = ctx->spare_msgs;
+  if (s == NULL)
+    return;
+  ctx->spare_msgs = s->next;
+  ctx->nspare_msgs--;
+  msg->cap = s->cap;
+  msg->base = (char *)s;
+  msg->len = 0;
+}
+
+static void p_put_buf(uvws__proto_t *p, uvws__buf_t *msg) {
+  spare_put(uvws__container_of(p, uvws_conn_t, proto)->ctx, msg->base,
+            msg->cap);
+  memset(msg, 0, sizeof(*msg));
+}
+
 /* A reassembly buffer sent by reference (send_message) is written: it goes
  * back to the engine when the message being reassembled has no buffer yet,
- * else it is freed. */
+ * else to the context's spares. */
 static void msg_return(uvws_conn_t *conn, uvws__wseg_t *s) {
   uvws__buf_t *m = uvws__proto_msg(&conn->proto);
   if (m != NULL && m->base == NULL && !conn->closing) {
     m->base = (char *)s->ext;
     m->cap = s->cap;
   } else {
-    uvws__free(&conn->ctx->alloc, (void *)s->ext);
+    spare_put(conn->ctx, (char *)s->ext, s->cap);
   }
 }
 

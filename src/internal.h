@@ -73,6 +73,10 @@ typedef struct uvws__ctx_s {
   /* Write blocks of connections that have nothing to write, for reuse. */
   uvws__wout_t *free_outs;
   size_t nfree_outs;
+  /* Reassembly buffers no message holds, for the next message that does
+   * not arrive whole (conn.c spare_put). */
+  struct uvws__spare_s *spare_msgs;
+  size_t nspare_msgs;
   /* TLS settings shared by the connections (tls_conn.c); NULL for none. */
   struct uvws__tls_conf_s *tls;
   /* Connection ids, and when something needs to find connections by id

@@ -26,6 +26,8 @@ void uvws__proto_init(uvws__proto_t *p, const uvws_allocator_t *al,
  * took it). */
 static void part_free(uvws__proto_t *p) {
   uvws__proto_part_t *t = p->part;
+  if (t->msg.base != NULL && p->cbs->put_buf != NULL)
+    p->cbs->put_buf(p, &t->msg);
   uvws__buf_free(p->alloc, &t->msg);
   uvws__free(p->alloc, t);
   p->part = NULL;
@@ -48,6 +50,14 @@ static uvws__proto_part_t *part_get(uvws__proto_t *p) {
     p->part = t;
   }
   return t;
+}
+
+/* Makes room for n more bytes of the message being reassembled, with a
+ * buffer from the owner if it has one. 0 or UV_ENOMEM. */
+static int msg_reserve(uvws__proto_t *p, uvws__proto_part_t *t, size_t n) {
+  if (t->msg.base == NULL && p->cbs->get_buf != NULL)
+    p->cbs->get_buf(p, &t->msg);
+  return uvws__buf_reserve(p->alloc, &t->msg, n);
 }
 
 /* Between frames with no message open and no header split: nothing is
@@ -306,8 +316,7 @@ static long frame_begin(uvws__proto_t *p, const uvws__frame_hdr_t *h,
   if (h->len > 0) {
     size_t want = h->len < UVWS__MSG_RESERVE ? (size_t)h->len
                                               : UVWS__MSG_RESERVE;
-    if (!t->compressed && !p->stream &&
-        uvws__buf_reserve(p->alloc, &t->msg, want) != 0)
+    if (!t->compressed && !p->stream && msg_reserve(p, t, want) != 0)
       return fail(p, 1009, UVWS__ENOMEM);
     p->state = UVWS__PS_PAYLOAD;
     return 0;
@@ -452,7 +461,7 @@ char *uvws__proto_read_place(uvws__proto_t *p, size_t min, size_t *len) {
   if (rest < min || rest == 0)
     return NULL;
   want = rest < UVWS__MSG_RESERVE ? (size_t)rest : UVWS__MSG_RESERVE;
-  if (uvws__buf_reserve(p->alloc, &t->msg, want) != 0)
+  if (msg_reserve(p, t, want) != 0)
     return NULL; /* read into the shared buffer instead */
   *len = t->msg.cap - t->msg.len;
   if (*len > rest)

@@ -41,6 +41,14 @@ typedef struct {
    * may end inside a character. data is valid during the call. */
   void (*on_chunk)(uvws__proto_t *p, unsigned opcode, const char *data,
                    size_t len, int is_last);
+  /* Optional: reassembly buffers from and back to the owner, so that a
+   * connection between messages holds none and yet the next large message
+   * need not allocate one. get_buf may set msg's base and cap (len 0, a
+   * buffer from p->alloc) when the engine is about to allocate one; put_buf
+   * is given a buffer the engine is done with and may take it (zeroing
+   * *msg), else the engine frees it. */
+  void (*get_buf)(uvws__proto_t *p, uvws__buf_t *msg);
+  void (*put_buf)(uvws__proto_t *p, uvws__buf_t *msg);
 } uvws__proto_cbs_t;
 
 enum {
