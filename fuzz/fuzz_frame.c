@@ -20,19 +20,26 @@ static void mix(trace_t *t, unsigned kind, const char *d, size_t n) {
   t->count++;
 }
 
+/* The engine with the trace its callbacks add to; they find it from p. */
+typedef struct {
+  uvws__proto_t p;
+  trace_t *t;
+} owner_t;
+#define TRACE(p) (((owner_t *)(void *)(p))->t)
+
 static void on_message(uvws__proto_t *p, unsigned op, const char *d,
                        size_t n) {
-  mix(p->data, op, d, n);
+  mix(TRACE(p), op, d, n);
 }
 static void on_ping(uvws__proto_t *p, const char *d, size_t n) {
-  mix(p->data, 9, d, n);
+  mix(TRACE(p), 9, d, n);
 }
 static void on_pong(uvws__proto_t *p, const char *d, size_t n) {
-  mix(p->data, 10, d, n);
+  mix(TRACE(p), 10, d, n);
 }
 static void on_close(uvws__proto_t *p, unsigned code, const char *r,
                      size_t n) {
-  mix(p->data, 0x10000 + code, r, n);
+  mix(TRACE(p), 0x10000 + code, r, n);
 }
 
 static const uvws__proto_cbs_t cbs = {on_message, on_ping, on_pong, on_close,
@@ -40,23 +47,25 @@ static const uvws__proto_cbs_t cbs = {on_message, on_ping, on_pong, on_close,
 
 static long run(const uint8_t *in, size_t n, int from_client, size_t max,
                 size_t step, trace_t *t, unsigned *code) {
-  uvws__proto_t p;
+  owner_t o;
+  uvws__proto_t *p = &o.p;
   char *buf = malloc(n ? n : 1);
   size_t pos = 0;
   long r = 0;
 
   memcpy(buf, in, n);
   memset(t, 0, sizeof(*t));
-  uvws__proto_init(&p, &uvws__libc_allocator, &cbs, t, from_client, max);
+  o.t = t;
+  uvws__proto_init(p, &uvws__libc_allocator, &cbs, from_client, max);
   while (pos < n) {
     size_t k = step && step < n - pos ? step : n - pos;
-    r = uvws__proto_feed(&p, buf + pos, k);
+    r = uvws__proto_feed(p, buf + pos, k);
     if (r < 0 || (size_t)r < k)
       break;
     pos += k;
   }
-  *code = p.state == UVWS__PS_FAILED ? p.fail_code : 0;
-  uvws__proto_free(&p);
+  *code = p->state == UVWS__PS_FAILED ? p->fail_code : 0;
+  uvws__proto_free(p);
   free(buf);
   return r < 0 ? r : 0;
 }

@@ -232,7 +232,7 @@ static void on_retry_closed(uv_handle_t *h) {
 static void connected(uvws_conn_t *conn) {
   conn->corked = 0;
   uvws__conn_start_read(conn);
-  if (conn->tls != NULL)
+  if (uvws__conn_tls(conn) != NULL)
     uvws__conn_tls_start(conn); /* the request waits for TLS */
   uvws__conn_flush(conn); /* the request built by uvws_connect() */
 }
@@ -262,15 +262,16 @@ static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     proxy_fail(conn, (int)nread);
     return;
   }
-  if (uvws__buf_append(&conn->ctx->alloc, &conn->hs, buf->base,
+  if (uvws__conn_ext(conn) == NULL ||
+      uvws__buf_append(&conn->ctx->alloc, &conn->ext->hs, buf->base,
                        (size_t)nread) != 0) {
     proxy_fail(conn, UV_ENOMEM);
     return;
   }
-  n = uvws__http_parse_response(conn->hs.base, conn->hs.len, &head);
-  if (n == 0 && conn->hs.len <= conn->limits->max_header_size)
+  n = uvws__http_parse_response(conn->ext->hs.base, conn->ext->hs.len, &head);
+  if (n == 0 && conn->ext->hs.len <= uvws__conn_limits(conn)->max_header_size)
     return;
-  if (n == 0 || (n > 0 && (size_t)n > conn->limits->max_header_size))
+  if (n == 0 || (n > 0 && (size_t)n > uvws__conn_limits(conn)->max_header_size))
     n = UVWS_EHDRTOOBIG;
   if (n < 0) {
     proxy_fail(conn, (int)n);
@@ -286,11 +287,11 @@ static void proxy_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   /* The tunnel is open. Nothing of the origin's can have come yet: it has
    * not been spoken to. */
-  if ((size_t)n != conn->hs.len) {
+  if ((size_t)n != conn->ext->hs.len) {
     proxy_fail(conn, UVWS_EPROXY);
     return;
   }
-  uvws__buf_free(&conn->ctx->alloc, &conn->hs);
+  uvws__buf_free(&conn->ctx->alloc, &conn->ext->hs);
   uv_read_stop(s);
   connected(conn);
   uvws__conn_emit_error(conn);
@@ -498,14 +499,14 @@ int uvws_connect(uvws_client_t *c, const char *url,
     goto fail;
   }
   uvws__limits_resolve(&conn->cc->limits, options->limits, &c->ctx.limits);
-  conn->limits = &conn->cc->limits;
-  conn->proto.max_message_size = conn->limits->max_message_size;
+  conn->proto.max_message_size = uvws__conn_limits(conn)->max_message_size;
   conn->corked = 1; /* nothing is written before the TCP connect */
   conn->cc->host = u.host;
   conn->cc->target = u.target;
   conn->cc->host_header = u.host_header;
   conn->cc->port = u.port;
-  conn->url = dupstr(&c->ctx.alloc, url);
+  if (uvws__conn_ext(conn) != NULL)
+    conn->ext->url = dupstr(&c->ctx.alloc, url);
   conn->cc->origin = dupstr(&c->ctx.alloc, options->origin);
   if (cbs)
     conn->cc->cbs = *cbs;
@@ -513,13 +514,11 @@ int uvws_connect(uvws_client_t *c, const char *url,
   conn->data = data;
 
   r = UV_ENOMEM;
-  if (conn->url == NULL || (options->origin && conn->cc->origin == NULL) ||
+  if (conn->ext == NULL || conn->ext->url == NULL || (options->origin && conn->cc->origin == NULL) ||
       copy_protocols(conn, options->protocols) != 0)
     goto fail;
   if (u.secure) {
     r = uvws__conn_tls_init(conn, conn->cc->host);
-    if (r == 0)
-      r = uvws__conn_pin_out(conn); /* the TLS code keeps its batches */
     if (r != 0)
       goto fail;
   }
@@ -603,7 +602,7 @@ int uvws_connect(uvws_client_t *c, const char *url,
     const char *chost = conn->cc->proxy ? conn->cc->proxy->host : conn->cc->host;
     int cport = conn->cc->proxy ? conn->cc->proxy->port : conn->cc->port;
 
-  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
   if (uv_ip4_addr(chost, cport, (struct sockaddr_in *)&ss) == 0 ||
       uv_ip6_addr(chost, cport, (struct sockaddr_in6 *)&ss) == 0) {
     r = connect_to(conn, (const struct sockaddr *)&ss);
@@ -644,7 +643,7 @@ fail:
   return r;
 }
 
-/* Reads the server's answer (RFC 6455 4.2.2) from conn->hs. */
+/* Reads the server's answer (RFC 6455 4.2.2) from conn->ext->hs. */
 void uvws__client_handshake_read(uvws_conn_t *conn) {
   uvws__http_head_t head;
   const char *proto;
@@ -652,12 +651,12 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
   long n;
   int r;
 
-  n = uvws__http_parse_response(conn->hs.base, conn->hs.len, &head);
+  n = uvws__http_parse_response(conn->ext->hs.base, conn->ext->hs.len, &head);
   /* A whole head can arrive in one read: its own size counts too. */
-  if (n > 0 && (size_t)n > conn->limits->max_header_size)
+  if (n > 0 && (size_t)n > uvws__conn_limits(conn)->max_header_size)
     n = UVWS_EHDRTOOBIG;
   if (n == 0) {
-    if (conn->hs.len > conn->limits->max_header_size)
+    if (conn->ext->hs.len > uvws__conn_limits(conn)->max_header_size)
       n = UVWS_EHDRTOOBIG;
     else
       return;
@@ -694,12 +693,13 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
     }
   }
   if (r == 0 && proto != NULL) {
-    conn->protocol = uvws__malloc(&conn->ctx->alloc, plen + 1);
-    if (conn->protocol == NULL) {
+    char *pr = uvws__malloc(&conn->ctx->alloc, plen + 1);
+    if (pr == NULL) {
       r = UV_ENOMEM;
     } else {
-      memcpy(conn->protocol, proto, plen);
-      conn->protocol[plen] = '\0';
+      memcpy(pr, proto, plen);
+      pr[plen] = '\0';
+      conn->ext->protocol = pr;
     }
   }
   if (r != 0) {
@@ -707,7 +707,7 @@ void uvws__client_handshake_read(uvws_conn_t *conn) {
     uvws__conn_finish(conn);
     return;
   }
-  rest = conn->hs.len - (size_t)n;
-  uvws__conn_opened(conn, conn->hs.base + n, rest);
-  uvws__buf_free(&conn->ctx->alloc, &conn->hs);
+  rest = conn->ext->hs.len - (size_t)n;
+  uvws__conn_opened(conn, conn->ext->hs.base + n, rest);
+  uvws__buf_free(&conn->ctx->alloc, &conn->ext->hs);
 }

@@ -27,9 +27,12 @@ static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n);
 
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last);
+static void p_get_buf(uvws__proto_t *p, uvws__buf_t *msg);
+static void p_put_buf(uvws__proto_t *p, uvws__buf_t *msg);
 
-static const uvws__proto_cbs_t proto_cbs = {p_message, p_ping, p_pong,
-                                            p_close, p_chunk};
+static const uvws__proto_cbs_t proto_cbs = {p_message, p_ping,    p_pong,
+                                            p_close,   p_chunk,   p_get_buf,
+                                            p_put_buf};
 
 void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
                           const uvws_limits_t *fallback) {
@@ -162,7 +165,7 @@ uint64_t uvws_conn_id(const uvws_conn_t *conn) {
 }
 
 uvws_server_t *uvws_conn_server(const uvws_conn_t *conn) {
-  return conn->server;
+  return uvws__conn_server(conn);
 }
 
 uvws_client_t *uvws_conn_client(const uvws_conn_t *conn) {
@@ -179,7 +182,6 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   conn->is_client = is_client ? 1 : 0;
   conn->state = UVWS_CONNECTING;
   conn->cbs = &no_callbacks;
-  conn->limits = &ctx->limits;
   conn->heap_idx = UINT32_MAX;
   /* Room in the deadline heap for every connection, taken now, so that
    * setting a deadline never needs memory. */
@@ -201,9 +203,9 @@ int uvws__conn_init(uvws_conn_t *conn, uvws__ctx_t *ctx, int is_client,
   }
   conn->tcp.data = conn;
   conn->pending = 1;
-  uvws__proto_init(&conn->proto, &ctx->alloc, &proto_cbs, conn, !is_client,
-                   conn->limits->max_message_size);
-  conn->proto.max_fragments = conn->limits->max_fragments;
+  uvws__proto_init(&conn->proto, &ctx->alloc, &proto_cbs, !is_client,
+                   uvws__conn_limits(conn)->max_message_size);
+  conn->proto.max_fragments = uvws__conn_limits(conn)->max_fragments;
   /* Link into the context so closing it reaches every connection. */
   conn->next = ctx->conns;
   if (ctx->conns)
@@ -233,10 +235,13 @@ static void ctx_handle_closed(uv_handle_t *h) {
     ctx->close_cb((uv_handle_t *)&ctx->timer);
 }
 
+static void spare_free_all(uvws__ctx_t *ctx);
+
 void uvws__ctx_close(uvws__ctx_t *ctx, uv_close_cb close_cb) {
+  spare_free_all(ctx);
   while (ctx->free_outs) {
     uvws__wout_t *o = ctx->free_outs;
-    ctx->free_outs = o->next_free;
+    ctx->free_outs = o->u.next_free;
     for (int i = 0; i < 2; i++) {
       uvws__buf_free(&ctx->alloc, &o->batch[i].arena);
       uvws__free(&ctx->alloc, o->batch[i].segs);
@@ -384,8 +389,8 @@ void uvws__conn_finish(uvws_conn_t *conn) {
   if (conn->flush_queued) {
     uvws_conn_t **pp = &conn->ctx->flush_list;
     while (*pp != conn)
-      pp = &(*pp)->flush_next;
-    *pp = conn->flush_next;
+      pp = &(*pp)->out->u.flush_next;
+    *pp = conn->out->u.flush_next;
     conn->flush_queued = 0;
   }
   if (conn->cc != NULL && conn->cc->gai != NULL)
@@ -396,17 +401,72 @@ void uvws__conn_finish(uvws_conn_t *conn) {
     uv_close((uv_handle_t *)&conn->tcp, on_handle_closed);
 }
 
+/* ---- spare reassembly buffers --------------------------------------------
+ * The engine gives up its reassembly buffer when a message is over, so an
+ * idle connection holds none; the context keeps a few for the next message
+ * that does not arrive whole, on any of its connections, so that a stream
+ * of large messages does not allocate one per message. */
+
+/* Buffers kept, and the largest kept: at most 2 MiB a context. */
+#define UVWS__SPARE_MSGS 8
+#define UVWS__SPARE_MAX (256 * 1024)
+
+struct uvws__spare_s {
+  struct uvws__spare_s *next;
+  size_t cap;
+};
+
+/* Keeps base (cap bytes, from ctx->alloc) or frees it. */
+static void spare_put(uvws__ctx_t *ctx, char *base, size_t cap) {
+  struct uvws__spare_s *s = (struct uvws__spare_s *)(void *)base;
+  if (ctx->closing || ctx->nspare_msgs >= UVWS__SPARE_MSGS ||
+      cap > UVWS__SPARE_MAX || cap < sizeof(*s)) {
+    uvws__free(&ctx->alloc, base);
+    return;
+  }
+  s->next = ctx->spare_msgs;
+  s->cap = cap;
+  ctx->spare_msgs = s;
+  ctx->nspare_msgs++;
+}
+
+static void spare_free_all(uvws__ctx_t *ctx) {
+  while (ctx->spare_msgs != NULL) {
+    struct uvws__spare_s *s = ctx->spare_msgs;
+    ctx->spare_msgs = s->next;
+    uvws__free(&ctx->alloc, s);
+  }
+  ctx->nspare_msgs = 0;
+}
+
+static void p_get_buf(uvws__proto_t *p, uvws__buf_t *msg) {
+  uvws__ctx_t *ctx = uvws__container_of(p, uvws_conn_t, proto)->ctx;
+  struct uvws__spare_s *s = ctx->spare_msgs;
+  if (s == NULL)
+    return;
+  ctx->spare_msgs = s->next;
+  ctx->nspare_msgs--;
+  msg->cap = s->cap;
+  msg->base = (char *)s;
+  msg->len = 0;
+}
+
+static void p_put_buf(uvws__proto_t *p, uvws__buf_t *msg) {
+  spare_put(uvws__container_of(p, uvws_conn_t, proto)->ctx, msg->base,
+            msg->cap);
+  memset(msg, 0, sizeof(*msg));
+}
+
 /* A reassembly buffer sent by reference (send_message) is written: it goes
- * back to the engine for the next message that does not arrive whole,
- * unless the engine has one already. */
+ * back to the engine when the message being reassembled has no buffer yet,
+ * else to the context's spares. */
 static void msg_return(uvws_conn_t *conn, uvws__wseg_t *s) {
-  uvws__buf_t *m = &conn->proto.msg;
-  if (m->base == NULL && s->cap <= UVWS__MSG_KEEP && !conn->closing) {
+  uvws__buf_t *m = uvws__proto_msg(&conn->proto);
+  if (m != NULL && m->base == NULL && !conn->closing) {
     m->base = (char *)s->ext;
     m->cap = s->cap;
-    m->len = 0;
   } else {
-    uvws__free(&conn->ctx->alloc, (void *)s->ext);
+    spare_put(conn->ctx, (char *)s->ext, s->cap);
   }
 }
 
@@ -435,29 +495,55 @@ static void batch_release(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
 
 static void out_put(uvws_conn_t *conn);
 
+uvws__conn_ext_t *uvws__conn_ext(uvws_conn_t *conn) {
+  if (conn->ext == NULL)
+    conn->ext = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*conn->ext));
+  return conn->ext;
+}
+
+void uvws__conn_ext_trim(uvws_conn_t *conn) {
+  const uvws__conn_ext_t *x = conn->ext;
+  if (x != NULL && x->hs.base == NULL && x->url == NULL &&
+      x->protocol == NULL && x->extensions == NULL && x->route_data == NULL &&
+      x->subs == NULL && x->close_reason == NULL) {
+    uvws__free(&conn->ctx->alloc, conn->ext);
+    conn->ext = NULL;
+  }
+}
+
+static void ext_free(uvws_conn_t *conn) {
+  const uvws_allocator_t *al = &conn->ctx->alloc;
+  uvws__conn_ext_t *x = conn->ext;
+  if (x == NULL)
+    return;
+  uvws__buf_free(al, &x->hs);
+  uvws__free(al, x->close_reason);
+  uvws__free(al, x->url);
+  uvws__free(al, x->protocol);
+  uvws__free(al, x->extensions);
+  uvws__free(al, x);
+  conn->ext = NULL;
+}
+
 static void conn_free(uvws_conn_t *conn) {
   uvws__ctx_t *ctx = conn->ctx;
   const uvws_allocator_t *al = &ctx->alloc;
 
+  uvws__conn_tls_free(conn); /* before its write block goes */
   conn->out_pinned = 0;
   out_put(conn);
   uvws__proto_free(&conn->proto);
-  uvws__conn_tls_free(conn);
-  if (conn->pmd) {
-    uvws__pmd_free(conn->pmd);
-    uvws__free(al, conn->pmd);
+  if (conn->proto.pmd) {
+    uvws__pmd_free(conn->proto.pmd);
+    uvws__free(al, conn->proto.pmd);
   }
   if (conn->own_cbs)
     uvws__free(al, (void *)conn->cbs);
-  uvws__buf_free(al, &conn->hs);
-  uvws__free(al, conn->close_reason);
-  uvws__free(al, conn->url);
-  uvws__free(al, conn->protocol);
-  uvws__free(al, conn->extensions);
   if (conn->is_client)
     uvws__client_conn_free(conn);
   else
     uvws__pubsub_conn_gone(conn);
+  ext_free(conn);
 
   ids_remove(ctx, conn);
   if (conn->prev)
@@ -503,8 +589,12 @@ void uvws__conn_unref(uvws_conn_t *conn) {
     code = UVWS_CLOSE_ABNORMAL;
     clean = 0;
   }
-  reason = clean && conn->close_reason ? conn->close_reason : "";
-  reason_len = clean ? conn->close_reason_len : 0;
+  reason = "";
+  reason_len = 0;
+  if (clean && conn->ext != NULL && conn->ext->close_reason != NULL) {
+    reason = conn->ext->close_reason;
+    reason_len = conn->ext->close_reason_len;
+  }
 
   conn->state = UVWS_CLOSED;
   uvws__conn_emit_error(conn);
@@ -524,7 +614,7 @@ static int out_get(uvws_conn_t *conn) {
     return 0;
   o = ctx->free_outs;
   if (o != NULL) {
-    ctx->free_outs = o->next_free;
+    ctx->free_outs = o->u.next_free;
     ctx->nfree_outs--;
   } else {
     o = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*o));
@@ -543,14 +633,14 @@ static int out_get(uvws_conn_t *conn) {
 static void out_put(uvws_conn_t *conn) {
   uvws__ctx_t *ctx = conn->ctx;
   uvws__wout_t *o = conn->out;
-  if (o == NULL || conn->writing || conn->out_pinned)
+  if (o == NULL || conn->writing || conn->out_pinned || conn->flush_queued)
     return;
   if (o->batch[0].arena.len || o->batch[0].nsegs || o->batch[1].arena.len ||
       o->batch[1].nsegs)
     return;
   conn->out = NULL;
   if (ctx->nfree_outs < UVWS__OUT_POOL) {
-    o->next_free = ctx->free_outs;
+    o->u.next_free = ctx->free_outs;
     ctx->free_outs = o;
     ctx->nfree_outs++;
     return;
@@ -616,11 +706,12 @@ int uvws__conn_queue_raw(uvws_conn_t *conn, const char *data, size_t len) {
  * mask is needed. payload: how many bytes this adds to bufferedAmount (the
  * application's bytes, before any compression). Inlined: with its
  * arguments known at each call, sending a message is a short path. */
-static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, unsigned opcode, int fin,
-                       unsigned rsv, const char *data, size_t len,
-                       size_t payload, int nocopy, uvws_send_cb cb,
-                       void *arg) {
+static inline __attribute__((always_inline)) int
+queue_frame(uvws_conn_t *conn, unsigned opcode, int fin, unsigned rsv,
+            const char *data, size_t len, size_t payload, int nocopy,
+            uvws_send_cb cb, void *arg) {
   uvws__wbatch_t *b = filling(conn);
+  const uvws_limits_t *lim = uvws__conn_limits(conn);
   uint8_t mask[4];
   uint8_t *out;
   size_t hlen, copy;
@@ -628,8 +719,8 @@ static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, 
 
   if (b == NULL)
     return UV_ENOMEM;
-  if (payload && conn->limits->buffered_policy == UVWS_BUFFERED_REFUSE &&
-      conn->buffered + payload > conn->limits->max_buffered)
+  if (payload && lim->buffered_policy == UVWS_BUFFERED_REFUSE &&
+      conn->buffered + payload > lim->max_buffered)
     return UVWS_EBUFFERFULL;
   if (conn->is_client) {
     r = uvws__rand_bytes(conn->ctx->rand, mask, 4);
@@ -658,14 +749,15 @@ static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, 
       return r;
     }
   }
-  if (payload || opcode <= UVWS__OP_BINARY)
+  /* The time of the last message counts only for idle_timeout_ms. */
+  if (lim->idle_timeout_ms && (payload || opcode <= UVWS__OP_BINARY))
     conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
   if (payload) {
     b->payload += payload;
     conn->buffered += payload;
-    if (conn->buffered > conn->limits->drain_low_water)
+    if (conn->buffered > lim->drain_low_water)
       conn->drain_armed = 1;
-    if (conn->buffered > conn->limits->max_buffered)
+    if (conn->buffered > lim->max_buffered)
       buffered_limit(conn);
   }
   return 0;
@@ -673,9 +765,9 @@ static inline __attribute__((always_inline)) int queue_frame(uvws_conn_t *conn, 
 
 /* Applies buffered_policy once bufferedAmount is past max_buffered. */
 static void buffered_limit(uvws_conn_t *conn) {
-  if (conn->buffered <= conn->limits->max_buffered || conn->closing)
+  if (conn->buffered <= uvws__conn_limits(conn)->max_buffered || conn->closing)
     return;
-  switch (conn->limits->buffered_policy) {
+  switch (uvws__conn_limits(conn)->buffered_policy) {
   case UVWS_BUFFERED_CLOSE:
     uvws__conn_close_code(conn, 1008, "buffer full", 11);
     break;
@@ -698,7 +790,8 @@ static int compress_part(uvws_conn_t *conn, const char **data, size_t *len,
   uvws__buf_t *z = &conn->ctx->zbuf;
   int r;
   z->len = 0;
-  r = uvws__pmd_deflate(conn->pmd, (const uint8_t *)*data, *len, fin, z);
+  r = uvws__pmd_deflate(conn->proto.pmd, (const uint8_t *)*data, *len, fin,
+                        z);
   if (r != 0)
     return r;
   *data = z->base ? z->base : "";
@@ -732,20 +825,23 @@ int uvws__conn_set_deflate(uvws_conn_t *conn, const uvws__pmd_params_t *params,
                            const uvws_deflate_options_t *opts,
                            const char *extensions, size_t extensions_len) {
   uvws__pmd_config_t cfg;
+  uvws__conn_ext_t *x = uvws__conn_ext(conn);
+  uvws__pmd_t *pmd;
+  if (x == NULL)
+    return UV_ENOMEM;
   uvws__deflate_resolve(&cfg, opts);
-  conn->pmd = uvws__malloc(&conn->ctx->alloc, sizeof(*conn->pmd));
-  conn->extensions = uvws__malloc(&conn->ctx->alloc, extensions_len + 1);
-  if (conn->pmd == NULL || conn->extensions == NULL) {
-    uvws__free(&conn->ctx->alloc, conn->pmd);
-    conn->pmd = NULL;
+  pmd = uvws__malloc(&conn->ctx->alloc, sizeof(*pmd));
+  x->extensions = uvws__malloc(&conn->ctx->alloc, extensions_len + 1);
+  if (pmd == NULL || x->extensions == NULL) {
+    uvws__free(&conn->ctx->alloc, pmd);
     return UV_ENOMEM;
   }
-  memcpy(conn->extensions, extensions, extensions_len);
-  conn->extensions[extensions_len] = '\0';
-  uvws__pmd_init(conn->pmd, &conn->ctx->alloc, params, cfg.level,
-                 cfg.mem_level);
-  uvws__proto_set_deflate(&conn->proto, conn->pmd);
-  conn->deflate_threshold = opts ? opts->threshold : 0;
+  memcpy(x->extensions, extensions, extensions_len);
+  x->extensions[extensions_len] = '\0';
+  uvws__pmd_init(pmd, &conn->ctx->alloc, params, cfg.level, cfg.mem_level);
+  /* The engine's pmd is the connection's, for sending too. */
+  uvws__proto_set_deflate(&conn->proto, pmd);
+  x->deflate_threshold = opts ? opts->threshold : 0;
   return 0;
 }
 
@@ -772,7 +868,7 @@ static void shutdown_write(uvws_conn_t *conn) {
  * may be on its way already, or is queued now and this runs again once it
  * is written. */
 static void close_complete(uvws_conn_t *conn) {
-  if (conn->tls && !uvws__conn_tls_close_done(conn))
+  if (uvws__conn_tls(conn) && !uvws__conn_tls_close_done(conn))
     return;
   if (!conn->is_client)
     uvws__conn_finish(conn);
@@ -781,8 +877,9 @@ static void close_complete(uvws_conn_t *conn) {
 static void batch_done(uvws_conn_t *conn, uvws__wbatch_t *b, int status) {
   int had_close = b->has_close;
   int refused = b->ends_handshake_error;
-  int had_notify =
-      conn->tls ? uvws__conn_tls_sent(conn, (int)(b - conn->out->batch)) : 0;
+  int had_notify = uvws__conn_tls(conn)
+                       ? uvws__conn_tls_sent(conn, (int)(b - conn->out->batch))
+                       : 0;
 
   batch_release(conn, b, status);
   if (status < 0 || conn->closing)
@@ -846,7 +943,7 @@ void uvws__conn_flush(uvws_conn_t *conn) {
   if (b->arena.len > off)
     bufs[nbufs++] =
         uv_buf_init(b->arena.base + off, (unsigned)(b->arena.len - off));
-  if (conn->tls) {
+  if (uvws__conn_tls(conn)) {
     /* Over TLS the batch goes out as records in one ciphertext buffer. */
     r = uvws__conn_tls_seal(conn, b, bufs, &nbufs);
     if (r != 0) {
@@ -931,13 +1028,14 @@ void uvws__conn_drain_check(uvws_conn_t *conn) {
       uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
   }
   if (conn->read_held && !conn->closing &&
-      conn->buffered <= conn->limits->max_buffered / 2) {
+      conn->buffered <= uvws__conn_limits(conn)->max_buffered / 2) {
     /* Held back by UVWS_BUFFERED_PAUSE: the peer has taken enough. */
     conn->read_held = 0;
     if (!conn->paused && !conn->pong_held)
       uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read);
   }
-  if (conn->drain_armed && conn->buffered <= conn->limits->drain_low_water &&
+  if (conn->drain_armed &&
+      conn->buffered <= uvws__conn_limits(conn)->drain_low_water &&
       !conn->closing && conn->state != UVWS_CLOSED) {
     conn->drain_armed = 0;
     if (conn->cbs->on_drain && conn->handed)
@@ -968,7 +1066,7 @@ static int queue_close(uvws_conn_t *conn, unsigned code, const char *reason,
   filling(conn)->has_close = 1;
   conn->close_sent = 1;
   conn->state = UVWS_CLOSING;
-  uvws__conn_set_timer(conn, conn->limits->close_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->close_timeout_ms);
   return 0;
 }
 
@@ -996,11 +1094,13 @@ void uvws__conn_fail(uvws_conn_t *conn, int err, unsigned code) {
 }
 
 static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
-  uvws_conn_t *conn = p->data;
-  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
+  /* Messages come only out of reads, which note the loop time. */
+  conn->last_msg = conn->last_rx;
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_message) {
     /* A send of exactly this message may take the buffer (send_message). */
-    conn->lending = (uint8_t)(d == p->msg.base && n >= UVWS__LEND_MIN);
+    conn->lending = (uint8_t)(n >= UVWS__LEND_MIN && p->part != NULL &&
+                              d == p->part->msg.base);
     conn->big_msgs = conn->lending;
     conn->cbs->on_message(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY,
                          d, n);
@@ -1010,8 +1110,8 @@ static void p_message(uvws__proto_t *p, unsigned op, const char *d, size_t n) {
 
 static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
                     int last) {
-  uvws_conn_t *conn = p->data;
-  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
+  conn->last_msg = conn->last_rx;
   if (conn->state == UVWS_OPEN && !conn->closing && conn->cbs->on_chunk)
     conn->cbs->on_chunk(conn, op == UVWS__OP_TEXT ? UVWS_TEXT : UVWS_BINARY, d,
                        n, last);
@@ -1028,7 +1128,7 @@ static size_t conn_unwritten(const uvws_conn_t *conn) {
 }
 
 static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
   /* RFC 6455 5.5.2: answer with a pong carrying the same data, unless our
    * close frame is already out. */
   if (conn->close_sent || conn->closing)
@@ -1047,24 +1147,27 @@ static void p_ping(uvws__proto_t *p, const char *d, size_t n) {
 }
 
 static void p_pong(uvws__proto_t *p, const char *d, size_t n) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
   if (conn->cbs->on_pong && conn->state == UVWS_OPEN && !conn->closing)
     conn->cbs->on_pong(conn, d, n);
 }
 
 static void p_close(uvws__proto_t *p, unsigned code, const char *r, size_t n) {
-  uvws_conn_t *conn = p->data;
+  uvws_conn_t *conn = uvws__container_of(p, uvws_conn_t, proto);
 
   conn->close_received = 1;
   if (!conn->failed) {
-    uvws__free(&conn->ctx->alloc, conn->close_reason);
-    conn->close_reason = uvws__malloc(&conn->ctx->alloc, n + 1);
-    if (conn->close_reason) {
-      memcpy(conn->close_reason, r, n);
-      conn->close_reason[n] = '\0';
-      conn->close_reason_len = n;
-    } else {
-      conn->close_reason_len = 0;
+    /* Without memory for it, on_close has no reason. */
+    uvws__conn_ext_t *x = n > 0 ? uvws__conn_ext(conn) : NULL;
+    if (x != NULL) {
+      uvws__free(&conn->ctx->alloc, x->close_reason);
+      x->close_reason = uvws__malloc(&conn->ctx->alloc, n + 1);
+      x->close_reason_len = 0;
+      if (x->close_reason) {
+        memcpy(x->close_reason, r, n);
+        x->close_reason[n] = '\0';
+        x->close_reason_len = (uint8_t)n;
+      }
     }
     conn->close_code = code;
   }
@@ -1116,7 +1219,7 @@ void uvws__conn_http_end(uvws_conn_t *conn) {
   conn->failed = 1;
   /* The answer (a file, perhaps) gets the close time to go out; then the
    * peer gets a moment to close (batch_done). */
-  uvws__conn_set_timer(conn, conn->limits->close_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->close_timeout_ms);
 }
 
 /* Answers a refused upgrade with an HTTP status, then closes. */
@@ -1141,8 +1244,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   /* The rest of a large payload is read straight into the message it
    * belongs to (over TLS it comes out of the filter instead). */
-  if (conn->tls == NULL && conn->state != UVWS_CONNECTING && !conn->failed &&
-      !conn->close_received && !conn->closing &&
+  if (uvws__conn_tls(conn) == NULL && conn->state != UVWS_CONNECTING &&
+      !conn->failed && !conn->close_received && !conn->closing &&
       (place = uvws__proto_read_place(&conn->proto, UVWS__PLACE_MIN, &n)) !=
           NULL) {
     *buf = uv_buf_init(place, (unsigned)n);
@@ -1181,12 +1284,14 @@ void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len) {
     return;
   if (conn->state == UVWS_CONNECTING && !conn->failed) {
     /* All of it is kept: frames may follow the head in the same read. */
-    size_t old = conn->hs.len;
-    if (uvws__buf_append(&conn->ctx->alloc, &conn->hs, data, len) != 0) {
+    uvws__conn_ext_t *x = uvws__conn_ext(conn);
+    size_t old = x ? x->hs.len : 0;
+    if (x == NULL ||
+        uvws__buf_append(&conn->ctx->alloc, &x->hs, data, len) != 0) {
       uvws__conn_error(conn, UV_ENOMEM);
       uvws__conn_finish(conn);
-    } else if (!head_may_end(&conn->hs, old) &&
-               conn->hs.len <= conn->limits->max_header_size) {
+    } else if (!head_may_end(&x->hs, old) &&
+               x->hs.len <= uvws__conn_limits(conn)->max_header_size) {
       /* No empty line yet: parsing again would find nothing. */
     } else if (conn->is_client) {
       uvws__client_handshake_read(conn);
@@ -1224,7 +1329,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   conn->corked = 1;
   if (buf->base != conn->ctx->rbuf)
     read_placed(conn, (size_t)nread);
-  else if (conn->tls)
+  else if (uvws__conn_tls(conn))
     uvws__conn_tls_read(conn, buf->base, (size_t)nread);
   else
     uvws__conn_read_plain(conn, buf->base, (size_t)nread);
@@ -1248,9 +1353,9 @@ void uvws__conn_start_read(uvws_conn_t *conn) {
  * notes when to wake next, so no timer is restarted per read. */
 
 static int keepalive_on(const uvws_conn_t *conn) {
+  const uvws_limits_t *l = uvws__conn_limits(conn);
   return conn->state == UVWS_OPEN && !conn->close_sent && !conn->failed &&
-         !conn->closing &&
-         (conn->limits->ping_interval_ms || conn->limits->idle_timeout_ms);
+         !conn->closing && (l->ping_interval_ms || l->idle_timeout_ms);
 }
 
 /* Milliseconds since stamp (the low 32 bits of uv_now()), right for any
@@ -1266,20 +1371,19 @@ static uint64_t due(uint64_t now, uint32_t stamp, uint64_t after) {
 }
 
 static void keepalive_arm(uvws_conn_t *conn) {
+  const uvws_limits_t *l = uvws__conn_limits(conn);
   uint64_t now = uv_now(conn->ctx->loop), next = UINT64_MAX;
   if (!keepalive_on(conn))
     return;
   /* While paused no pong can be read: pings wait for resume. */
-  if (conn->limits->ping_interval_ms && !conn->paused) {
-    uint64_t d = conn->ping_out
-                     ? due(now, conn->ping_at, conn->limits->ping_timeout_ms)
-                     : due(now, conn->last_rx, conn->limits->ping_interval_ms);
+  if (l->ping_interval_ms && !conn->paused) {
+    uint64_t d = conn->ping_out ? due(now, conn->ping_at, l->ping_timeout_ms)
+                                : due(now, conn->last_rx, l->ping_interval_ms);
     if (d < next)
       next = d;
   }
-  if (conn->limits->idle_timeout_ms &&
-      due(now, conn->last_msg, conn->limits->idle_timeout_ms) < next)
-    next = due(now, conn->last_msg, conn->limits->idle_timeout_ms);
+  if (l->idle_timeout_ms && due(now, conn->last_msg, l->idle_timeout_ms) < next)
+    next = due(now, conn->last_msg, l->idle_timeout_ms);
   if (next == UINT64_MAX) {
     uvws__conn_stop_timer(conn);
     return;
@@ -1289,7 +1393,7 @@ static void keepalive_arm(uvws_conn_t *conn) {
 
 static void keepalive_tick(uvws_conn_t *conn) {
   uint64_t now = uv_now(conn->ctx->loop);
-  const uvws_limits_t *l = conn->limits;
+  const uvws_limits_t *l = uvws__conn_limits(conn);
 
   if (l->idle_timeout_ms && since(now, conn->last_msg) >= l->idle_timeout_ms) {
     uvws__conn_close_code(conn, 1001, "idle timeout", 12);
@@ -1352,8 +1456,8 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   b = filling(conn);
   if (b == NULL)
     return UV_ENOMEM;
-  if (conn->limits->buffered_policy == UVWS_BUFFERED_REFUSE &&
-      conn->buffered + payload > conn->limits->max_buffered)
+  if (uvws__conn_limits(conn)->buffered_policy == UVWS_BUFFERED_REFUSE &&
+      conn->buffered + payload > uvws__conn_limits(conn)->max_buffered)
     return UVWS_EBUFFERFULL;
   r = batch_add_seg(&conn->ctx->alloc, b, frame, len, release, arg);
   if (r != 0)
@@ -1361,8 +1465,9 @@ int uvws__conn_queue_shared(uvws_conn_t *conn, const char *frame, size_t len,
   b->payload += payload;
   conn->buffered += payload;
   buffered_limit(conn);
-  conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
-  if (conn->buffered > conn->limits->drain_low_water)
+  if (uvws__conn_limits(conn)->idle_timeout_ms)
+    conn->last_msg = (uint32_t)uv_now(conn->ctx->loop);
+  if (conn->buffered > uvws__conn_limits(conn)->drain_low_water)
     conn->drain_armed = 1;
   after_queue(conn);
   return 0;
@@ -1378,21 +1483,27 @@ static void after_queue(uvws_conn_t *conn) {
     return;
   if (ctx->flush_list == NULL)
     uv_prepare_start(&ctx->flusher, ctx_on_flush);
+  /* Every caller has queued output, so conn->out is there; it is kept
+   * while the connection is on the list (out_put). */
+  assert(conn->out != NULL);
   conn->flush_queued = 1;
-  conn->flush_next = ctx->flush_list;
+  conn->out->u.flush_next = ctx->flush_list;
   ctx->flush_list = conn;
 }
 
-void uvws__conn_start_later(uvws_conn_t *conn) {
+int uvws__conn_start_later(uvws_conn_t *conn) {
+  if (out_get(conn) != 0)
+    return UV_ENOMEM;
   conn->start_pending = 1;
   after_queue(conn);
+  return 0;
 }
 
 static void ctx_on_flush(uv_prepare_t *p) {
   uvws__ctx_t *ctx = p->data;
   uvws_conn_t *conn;
   while ((conn = ctx->flush_list) != NULL) {
-    ctx->flush_list = conn->flush_next;
+    ctx->flush_list = conn->out->u.flush_next;
     conn->flush_queued = 0;
     if (conn->start_pending) {
       conn->start_pending = 0;
@@ -1427,22 +1538,23 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
     return UV_EINVAL;
   if (type == UVWS_TEXT && !uvws__utf8_is_valid(data, len))
     return UVWS_EBADUTF8;
-  if (conn->pmd && !(flags & UVWS_SEND_NO_COMPRESS) &&
-      len >= conn->deflate_threshold && uvws__pmd_can_compress(conn->pmd)) {
+  if (conn->proto.pmd && !(flags & UVWS_SEND_NO_COMPRESS) &&
+      len >= conn->ext->deflate_threshold &&
+      uvws__pmd_can_compress(conn->proto.pmd)) {
     r = compress_part(conn, &wire, &wire_len, 1);
     if (r != 0)
       return r;
     rsv = UVWS__RSV1;
     nocopy = 0; /* the compressed copy is sent; cb still waits for it */
   }
-  if (conn->lending && wire == conn->proto.msg.base &&
-      wire_len == conn->proto.msg.len && !nocopy && !conn->is_client &&
+  if (conn->lending && wire == conn->proto.part->msg.base &&
+      wire_len == conn->proto.part->msg.len && !nocopy && !conn->is_client &&
       len >= UVWS__LEND_MIN) {
     /* The message being delivered, out of the engine's reassembly buffer
      * (an echo, a relay): the buffer itself is sent and handed back to the
      * engine once written (msg_return), instead of copying it. */
     uvws__wbatch_t *b;
-    uvws__buf_t m = conn->proto.msg;
+    uvws__buf_t m = conn->proto.part->msg;
     r = queue_frame(conn,
                     type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY, 1, 0,
                     wire, wire_len, len, 1, NULL, NULL);
@@ -1450,7 +1562,7 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
       return r;
     b = &conn->out->batch[conn->fill];
     b->segs[b->nsegs - 1].cap = m.cap;
-    memset(&conn->proto.msg, 0, sizeof(conn->proto.msg));
+    memset(&conn->proto.part->msg, 0, sizeof(conn->proto.part->msg));
     conn->lending = 0;
     after_queue(conn);
     return 0;
@@ -1507,7 +1619,7 @@ int uvws_conn_send_fragment(uvws_conn_t *conn, uvws_msg_type_t type,
     conn->frag_utf8 = UVWS__UTF8_ACCEPT;
     op = type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY;
     /* RFC 7692 6.1: RSV1 on the first frame marks the whole message. */
-    compressed = conn->pmd && uvws__pmd_can_compress(conn->pmd);
+    compressed = conn->proto.pmd && uvws__pmd_can_compress(conn->proto.pmd);
     rsv = compressed ? UVWS__RSV1 : 0;
   } else {
     op = UVWS__OP_CONT;
@@ -1629,15 +1741,17 @@ size_t uvws_conn_buffered_amount(const uvws_conn_t *conn) {
 }
 
 const char *uvws_conn_url(const uvws_conn_t *conn) {
-  return conn->url ? conn->url : "";
+  if (conn->ext != NULL && conn->ext->url != NULL)
+    return conn->ext->url;
+  return conn->url_root ? "/" : "";
 }
 
 const char *uvws_conn_protocol(const uvws_conn_t *conn) {
-  return conn->protocol ? conn->protocol : "";
+  return conn->ext && conn->ext->protocol ? conn->ext->protocol : "";
 }
 
 const char *uvws_conn_extensions(const uvws_conn_t *conn) {
-  return conn->extensions ? conn->extensions : "";
+  return conn->ext && conn->ext->extensions ? conn->ext->extensions : "";
 }
 
 int uvws_conn_is_client(const uvws_conn_t *conn) {
@@ -1657,7 +1771,7 @@ uv_loop_t *uvws_conn_loop(const uvws_conn_t *conn) {
 }
 
 void *uvws_conn_route_data(const uvws_conn_t *conn) {
-  return conn->route_data;
+  return conn->ext ? conn->ext->route_data : NULL;
 }
 
 void *uvws_conn_get_data(const uvws_conn_t *conn) {

@@ -73,6 +73,10 @@ typedef struct uvws__ctx_s {
   /* Write blocks of connections that have nothing to write, for reuse. */
   uvws__wout_t *free_outs;
   size_t nfree_outs;
+  /* Reassembly buffers no message holds, for the next message that does
+   * not arrive whole (conn.c spare_put). */
+  struct uvws__spare_s *spare_msgs;
+  size_t nspare_msgs;
   /* TLS settings shared by the connections (tls_conn.c); NULL for none. */
   struct uvws__tls_conf_s *tls;
   /* Connection ids, and when something needs to find connections by id
@@ -197,7 +201,14 @@ struct uvws_server_s {
 struct uvws__wout_s {
   uvws__wbatch_t batch[2];
   uv_write_t wreq;
-  uvws__wout_t *next_free;
+  /* TLS: the filter and its ciphertext buffers (tls_conn.c). A TLS
+   * connection keeps its write block for life (out_pinned); NULL in the
+   * blocks of ws:// connections. */
+  struct uvws__conn_tls_s *tls;
+  union {
+    uvws__wout_t *next_free; /* in the context's pool */
+    uvws_conn_t *flush_next; /* its connection's place on ctx->flush_list */
+  } u;
 };
 
 /* What only client connections need: the connect and handshake state, and
@@ -223,15 +234,30 @@ typedef struct {
   uvws_deflate_options_t *pmd_opts;
 } uvws__client_conn_t;
 
+/* What a connection holds only at times, or only when a feature asks for
+ * it: the handshake while CONNECTING, the strings the handshake settled,
+ * subscriptions, the peer's close reason. Allocated when first needed
+ * (uvws__conn_ext()) and freed once the handshake is over if nothing else
+ * is in it, so most open connections have none. */
+typedef struct {
+  uvws__buf_t hs;        /* handshake bytes while CONNECTING */
+  char *url;             /* NULL: "/" (url_root) or none */
+  char *protocol;
+  char *extensions;
+  void *route_data;
+  uvws__sub_t *subs;     /* subscriptions (server connections) */
+  size_t deflate_threshold;
+  char *close_reason;    /* close_reason_len bytes, for on_close */
+  uint8_t close_reason_len;
+} uvws__conn_ext_t;
+
 /* The memory of an idle connection is this struct, the uv_tcp_t first; all
  * that is needed only at times (output, handshake, client state, TLS,
  * compression) hangs off pointers. */
 struct uvws_conn_s {
   uv_tcp_t tcp;
-  uvws__ctx_t *ctx;
-  uvws_server_t *server; /* NULL for client connections */
+  uvws__ctx_t *ctx;      /* a server's or client's (uvws__conn_server()) */
   const uvws_callbacks_t *cbs;
-  const uvws_limits_t *limits;
   void *data;
   uvws_conn_t *prev, *next;
   uvws__proto_t proto;
@@ -239,7 +265,6 @@ struct uvws_conn_s {
   uint8_t state;         /* uvws_ready_state_t */
   uint8_t pending;       /* handle closes and requests still outstanding */
   uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
-  uint8_t close_reason_len;
   uint16_t close_code;   /* for on_close */
   /* Bytes, not bits: set and cleared for every message received. */
   uint8_t lending;       /* on_message has the engine's reassembly buffer */
@@ -268,6 +293,7 @@ struct uvws_conn_s {
   unsigned read_held : 1;     /* reading stopped by UVWS_BUFFERED_PAUSE */
   unsigned pong_held : 1;     /* reading stopped: too many pongs unwritten */
   unsigned start_pending : 1; /* adopted: the handshake starts next iteration */
+  unsigned url_root : 1;      /* the request target was "/" */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */
@@ -277,31 +303,38 @@ struct uvws_conn_s {
   uint32_t ping_at;      /* ... when the keepalive ping went out */
 
   int error;             /* first error, for on_error */
-  char *close_reason;    /* close_reason_len bytes, for on_close */
 
   size_t buffered;       /* bufferedAmount */
-  uvws__wout_t *out;     /* output, while there is some */
-  uvws_conn_t *flush_next;
+  /* Output, while there is some (or flush_queued); a TLS connection's
+   * always, with its filter. */
+  uvws__wout_t *out;
 
-  uvws__pmd_t *pmd;      /* permessage-deflate, when negotiated */
-  size_t deflate_threshold;
-
-  /* Server connections */
-  uvws__sub_t *subs;     /* subscriptions */
-  void *route_data;
-
-  /* TLS: the filter and its ciphertext buffers (tls_conn.c); NULL for a
-   * ws:// connection. */
-  struct uvws__conn_tls_s *tls;
-
-  uvws__buf_t hs;        /* handshake bytes while CONNECTING */
-  char *url;
-  char *protocol;
-  char *extensions;
-
+  uvws__conn_ext_t *ext;  /* NULL when it would be empty */
   uvws__client_conn_t *cc; /* client connections only */
   uint64_t id;           /* unique in its context, never reused */
 };
+
+/* The TLS filter of a wss:// connection; NULL for ws://. */
+static inline struct uvws__conn_tls_s *uvws__conn_tls(const uvws_conn_t *c) {
+  return c->out != NULL ? c->out->tls : NULL;
+}
+
+/* The server a connection came to; NULL for a client connection. */
+static inline uvws_server_t *uvws__conn_server(const uvws_conn_t *conn) {
+  return conn->is_client ? NULL
+                         : uvws__container_of(conn->ctx, uvws_server_t, ctx);
+}
+
+/* The limits a connection lives by: its client's own, or its context's. */
+static inline const uvws_limits_t *uvws__conn_limits(const uvws_conn_t *conn) {
+  return conn->cc != NULL ? &conn->cc->limits : &conn->ctx->limits;
+}
+
+/* conn's uvws__conn_ext_t, allocated (zeroed) if it has none; NULL when out
+ * of memory. */
+uvws__conn_ext_t *uvws__conn_ext(uvws_conn_t *conn);
+/* Frees conn's uvws__conn_ext_t if nothing is left in it. */
+void uvws__conn_ext_trim(uvws_conn_t *conn);
 
 /* The two write batches (conn->out's), or NULL while there is no output. */
 #define uvws__conn_batches(conn) ((conn)->out ? (conn)->out->batch : NULL)
@@ -330,8 +363,8 @@ void uvws__conn_finish(uvws_conn_t *conn);
 void uvws__conn_flush(uvws_conn_t *conn);
 void uvws__conn_drain_check(uvws_conn_t *conn);
 /* Starts an adopted connection on the next loop iteration: reading, and
- * the handshake already in conn->hs. */
-void uvws__conn_start_later(uvws_conn_t *conn);
+ * the handshake already in conn->ext->hs. 0 or UV_ENOMEM. */
+int uvws__conn_start_later(uvws_conn_t *conn);
 /* Handles bytes read from the peer (decrypted, over TLS): the opening
  * handshake while CONNECTING, then frames. data is writable. */
 void uvws__conn_read_plain(uvws_conn_t *conn, char *data, size_t len);

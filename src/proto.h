@@ -19,10 +19,6 @@
 
 typedef struct uvws__proto_s uvws__proto_t;
 
-/* Reassembly buffers larger than this are released after their message, so
- * one large message does not pin memory on an idle connection. */
-#define UVWS__MSG_KEEP (256 * 1024)
-
 typedef struct {
   /* A whole data message (opcode UVWS__OP_TEXT or UVWS__OP_BINARY); text is
    * valid UTF-8. data is valid during the call; it may point into the bytes
@@ -45,6 +41,14 @@ typedef struct {
    * may end inside a character. data is valid during the call. */
   void (*on_chunk)(uvws__proto_t *p, unsigned opcode, const char *data,
                    size_t len, int is_last);
+  /* Optional: reassembly buffers from and back to the owner, so that a
+   * connection between messages holds none and yet the next large message
+   * need not allocate one. get_buf may set msg's base and cap (len 0, a
+   * buffer from p->alloc) when the engine is about to allocate one; put_buf
+   * is given a buffer the engine is done with and may take it (zeroing
+   * *msg), else the engine frees it. */
+  void (*get_buf)(uvws__proto_t *p, uvws__buf_t *msg);
+  void (*put_buf)(uvws__proto_t *p, uvws__buf_t *msg);
 } uvws__proto_cbs_t;
 
 enum {
@@ -54,39 +58,54 @@ enum {
   UVWS__PS_FAILED      /* a violation was found: sticky */
 };
 
+/* What the engine holds only between reads: a frame header or control
+ * payload split across reads, the frame whose payload is being read, and
+ * the message being reassembled. Allocated when a frame spans reads or a
+ * message is fragmented or compressed, and freed when that is over, so a
+ * connection between messages holds none of it. */
+typedef struct {
+  uvws__frame_hdr_t hdr; /* the frame being read (PS_PAYLOAD) */
+  uint64_t done;      /* payload bytes of hdr already read */
+  uint64_t msg_total; /* streaming: bytes of the open message so far */
+  uvws__buf_t msg;    /* reassembly of a message that did not arrive whole */
+  uint32_t nframes;   /* frames of the open message so far */
+  uint8_t msg_opcode; /* TEXT/BINARY while a data message is open */
+  uint8_t utf8;       /* UTF-8 state of the open text message */
+  uint8_t compressed; /* the open message has RSV1: inflate it */
+  uint8_t hdr_len;    /* bytes of a split header held in hdr_buf */
+  uint8_t ctl_len;    /* bytes of a split control payload held in ctl */
+  uint8_t hdr_buf[UVWS__MAX_HEADER];
+  uint8_t ctl[UVWS__MAX_CONTROL];
+} uvws__proto_part_t;
+
 struct uvws__proto_s {
   const uvws__proto_cbs_t *cbs;
-  const uvws_allocator_t *alloc; /* for msg, ctl */
-  void *data; /* the owner's */
+  const uvws_allocator_t *alloc; /* for part and its buffers */
   size_t max_message_size;
+  uvws__proto_part_t *part; /* NULL between whole frames */
+  uvws__pmd_t *pmd;   /* permessage-deflate, when negotiated */
+  uint32_t max_fragments; /* frames per message; 0 for no limit */
+  int fail_err;       /* the error for the application when FAILED */
+  uint16_t fail_code; /* close code to send when state is FAILED */
   uint8_t from_client; /* 1: we are a server, frames must be masked */
   uint8_t rsv_allowed;
   uint8_t state;
   uint8_t stopped;    /* the owner asked feed to return after a callback */
-  uint8_t msg_opcode; /* TEXT/BINARY while a fragmented message is open */
-  uint8_t utf8;       /* UTF-8 state of the open text message */
-  uint8_t compressed; /* the open message has RSV1: inflate it */
   uint8_t stream;     /* deliver pieces through on_chunk, hold nothing */
-  uint64_t msg_total; /* streaming: bytes of the open message so far */
-  uint32_t max_fragments; /* frames per message; 0 for no limit */
-  uint32_t nframes;       /* frames of the open message so far */
-  uint8_t hdr_len;    /* bytes of a split header held in hdr_buf */
-  uint8_t ctl_len;    /* bytes of a split control payload held in ctl */
-  uint8_t hdr_buf[UVWS__MAX_HEADER];
-  uvws__frame_hdr_t hdr;
-  uint64_t done;      /* payload bytes of the current frame already read */
-  uvws__buf_t msg;    /* reassembly of messages that did not arrive whole */
-  uint8_t *ctl;       /* control payload split across reads (125 bytes) */
-  uvws__pmd_t *pmd;   /* permessage-deflate, when negotiated */
-  unsigned fail_code; /* close code to send when state is FAILED */
-  int fail_err;       /* and the error for the application */
 };
 
-/* Prepares p. al (which must outlive p) allocates its buffers.
+/* The reassembly buffer of the message being delivered (or an empty one):
+ * on_message's data is its base when the message did not arrive whole. */
+static inline uvws__buf_t *uvws__proto_msg(uvws__proto_t *p) {
+  return p->part ? &p->part->msg : NULL;
+}
+
+/* Prepares p. al (which must outlive p) allocates its buffers. The
+ * callbacks get p: an owner that embeds p finds itself from it.
  * from_client: the peer is a client (we are the server).
  * max_message_size: 0 for no limit. */
 void uvws__proto_init(uvws__proto_t *p, const uvws_allocator_t *al,
-                      const uvws__proto_cbs_t *cbs, void *data, int from_client,
+                      const uvws__proto_cbs_t *cbs, int from_client,
                       size_t max_message_size);
 
 /* Turns on permessage-deflate decoding with pmd (owned by the caller, kept

@@ -135,6 +135,7 @@ static void prepared_written(uvws_conn_t *conn, void *arg, int status) {
 int uvws_conn_send_prepared(uvws_conn_t *conn, uvws_prepared_t *m) {
   const char *frame = m->plain;
   size_t len = m->plain_len;
+  uvws__pmd_t *pmd = conn->proto.pmd;
   int r;
 
   if (conn->is_client) /* every client frame has its own mask */
@@ -143,9 +144,9 @@ int uvws_conn_send_prepared(uvws_conn_t *conn, uvws_prepared_t *m) {
   r = uvws__conn_check_send(conn);
   if (r != 0)
     return r;
-  if (conn->pmd != NULL && conn->pmd->params.tx_no_takeover &&
-      uvws__pmd_can_compress(conn->pmd) && m->len >= conn->deflate_threshold) {
-    uvws__pvariant_t *v = variant(m, conn->pmd);
+  if (pmd != NULL && pmd->params.tx_no_takeover &&
+      uvws__pmd_can_compress(pmd) && m->len >= conn->ext->deflate_threshold) {
+    uvws__pvariant_t *v = variant(m, pmd);
     if (v == NULL)
       return UV_ENOMEM;
     frame = v->frame;
@@ -208,7 +209,8 @@ static void drop_topic(uvws_server_t *s, uvws__topic_t *t) {
 }
 
 int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
-  uvws_server_t *s = conn->server;
+  uvws_server_t *s = uvws__conn_server(conn);
+  uvws__conn_ext_t *x;
   uvws__topic_t *t;
   uvws__sub_t *sub;
   size_t h, n;
@@ -219,17 +221,25 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
     return UVWS_ESTATE;
   h = hash_str(topic);
   t = find_topic(s, topic, h);
-  if (t != NULL) {
-    for (sub = conn->subs; sub != NULL; sub = sub->cnext)
+  if (t != NULL && conn->ext != NULL) {
+    for (sub = conn->ext->subs; sub != NULL; sub = sub->cnext)
       if (sub->topic == t)
         return 0;
-  } else {
-    if (s->ntopics >= s->nbuckets && grow_buckets(s) != 0)
+  }
+  /* The connection's list of subscriptions is in its extras. */
+  if ((x = uvws__conn_ext(conn)) == NULL)
+    return UV_ENOMEM;
+  if (t == NULL) {
+    if (s->ntopics >= s->nbuckets && grow_buckets(s) != 0) {
+      uvws__conn_ext_trim(conn);
       return UV_ENOMEM;
+    }
     n = strlen(topic);
     t = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*t) + n + 1);
-    if (t == NULL)
+    if (t == NULL) {
+      uvws__conn_ext_trim(conn);
       return UV_ENOMEM;
+    }
     memcpy(t->name, topic, n + 1);
     t->hash = h;
     t->next = s->buckets[h & (s->nbuckets - 1)];
@@ -240,6 +250,7 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
   if (sub == NULL) {
     if (t->nsubs == 0)
       drop_topic(s, t);
+    uvws__conn_ext_trim(conn);
     return UV_ENOMEM;
   }
   sub->topic = t;
@@ -249,8 +260,8 @@ int uvws_conn_subscribe(uvws_conn_t *conn, const char *topic) {
     t->subs->tprev = sub;
   t->subs = sub;
   t->nsubs++;
-  sub->cnext = conn->subs;
-  conn->subs = sub;
+  sub->cnext = x->subs;
+  x->subs = sub;
   return 0;
 }
 
@@ -269,13 +280,16 @@ static void unlink_sub(uvws_server_t *s, uvws__sub_t *sub) {
 
 int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic) {
   uvws__sub_t **pp;
-  if (conn->server == NULL || topic == NULL)
+  if (uvws__conn_server(conn) == NULL || topic == NULL)
     return UV_EINVAL;
-  for (pp = &conn->subs; *pp != NULL; pp = &(*pp)->cnext) {
+  if (conn->ext == NULL)
+    return UV_ENOENT;
+  for (pp = &conn->ext->subs; *pp != NULL; pp = &(*pp)->cnext) {
     if (strcmp((*pp)->topic->name, topic) == 0) {
       uvws__sub_t *sub = *pp;
       *pp = sub->cnext;
-      unlink_sub(conn->server, sub);
+      unlink_sub(uvws__conn_server(conn), sub);
+      uvws__conn_ext_trim(conn);
       return 0;
     }
   }
@@ -283,10 +297,10 @@ int uvws_conn_unsubscribe(uvws_conn_t *conn, const char *topic) {
 }
 
 void uvws__pubsub_conn_gone(uvws_conn_t *conn) {
-  while (conn->subs != NULL) {
-    uvws__sub_t *sub = conn->subs;
-    conn->subs = sub->cnext;
-    unlink_sub(conn->server, sub);
+  while (conn->ext != NULL && conn->ext->subs != NULL) {
+    uvws__sub_t *sub = conn->ext->subs;
+    conn->ext->subs = sub->cnext;
+    unlink_sub(uvws__conn_server(conn), sub);
   }
 }
 

@@ -206,19 +206,17 @@ static void accept_conn(uv_stream_t *l, int status, int tls) {
     drop_connection(l);
     return;
   }
-  conn->server = s;
   conn->cbs = &s->opts.callbacks;
   if (uv_accept(l, (uv_stream_t *)&conn->tcp) != 0) {
     uvws__conn_finish(conn);
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
-  if (tls && (uvws__conn_tls_init(conn, NULL) != 0 ||
-              uvws__conn_pin_out(conn) != 0)) {
+  if (tls && uvws__conn_tls_init(conn, NULL) != 0) {
     uvws__conn_finish(conn);
     return;
   }
-  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
   uvws__conn_start_read(conn);
 }
 
@@ -487,7 +485,6 @@ int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
     close(dupfd);
     return r;
   }
-  conn->server = s;
   conn->cbs = &s->opts.callbacks;
   r = uv_tcp_open(&conn->tcp, dupfd);
   if (r != 0) {
@@ -497,26 +494,33 @@ int uvws_server_adopt(uvws_server_t *s, uv_stream_t *stream,
   }
   uv_tcp_nodelay(&conn->tcp, 1);
   /* The head as it came, so it takes the path every upgrade takes. */
-  r = 0;
-  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, method);
-  r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, " ", 1);
-  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, target);
-  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, " HTTP/1.1\r\n");
-  for (i = 0; i < num_headers; i++) {
-    r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, headers[i].name);
-    r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, ": ", 2);
-    r |= uvws__buf_append_str(&s->ctx.alloc, &conn->hs, headers[i].value);
-    r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, "\r\n", 2);
+  if (uvws__conn_ext(conn) == NULL) {
+    uvws__conn_finish(conn);
+    return UV_ENOMEM;
   }
-  r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, "\r\n", 2);
+  r = 0;
+  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->ext->hs, method);
+  r |= uvws__buf_append(&s->ctx.alloc, &conn->ext->hs, " ", 1);
+  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->ext->hs, target);
+  r |= uvws__buf_append_str(&s->ctx.alloc, &conn->ext->hs, " HTTP/1.1\r\n");
+  for (i = 0; i < num_headers; i++) {
+    r |= uvws__buf_append_str(&s->ctx.alloc, &conn->ext->hs, headers[i].name);
+    r |= uvws__buf_append(&s->ctx.alloc, &conn->ext->hs, ": ", 2);
+    r |= uvws__buf_append_str(&s->ctx.alloc, &conn->ext->hs, headers[i].value);
+    r |= uvws__buf_append(&s->ctx.alloc, &conn->ext->hs, "\r\n", 2);
+  }
+  r |= uvws__buf_append(&s->ctx.alloc, &conn->ext->hs, "\r\n", 2);
   if (head_len)
-    r |= uvws__buf_append(&s->ctx.alloc, &conn->hs, head, head_len);
+    r |= uvws__buf_append(&s->ctx.alloc, &conn->ext->hs, head, head_len);
   if (r != 0) {
     uvws__conn_finish(conn);
     return UV_ENOMEM;
   }
-  uvws__conn_set_timer(conn, conn->limits->handshake_timeout_ms);
-  uvws__conn_start_later(conn);
+  if (uvws__conn_start_later(conn) != 0) {
+    uvws__conn_finish(conn);
+    return UV_ENOMEM;
+  }
+  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
   return 0;
 }
 
@@ -716,7 +720,7 @@ int uvws_request_respond(uvws_request_t *req, int status,
   return 0;
 }
 
-/* Parsed strings point into conn->hs; terminating them in place (over the
+/* Parsed strings point into conn->ext->hs; terminating them in place (over the
  * separators that followed them) lets the accessors return C strings. */
 static void terminate_strings(uvws__http_head_t *h) {
   size_t i;
@@ -781,7 +785,7 @@ static int negotiate_deflate(uvws_server_t *s, uvws_conn_t *conn,
   return r;
 }
 
-/* Handles a complete request head of length n in conn->hs. */
+/* Handles a complete request head of length n in conn->ext->hs. */
 static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
                            uvws__http_head_t *head, long n) {
   uvws__hs_request_t hr;
@@ -789,6 +793,7 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
   uvws__buf_t offered = {0};
   const uvws__header_t *up;
   const char *q;
+  uvws__conn_ext_t *x;
   char accept[29];
   int status;
 
@@ -864,15 +869,21 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
     conn->cbs = req.route ? &req.route->route.callbacks : &s->opts.callbacks;
   }
   conn->data = req.data;
-  conn->route_data = req.route ? req.route->route.data : NULL;
-  conn->url = uvws__malloc(&s->ctx.alloc, head->target_len + 1);
+  /* The extras hold the handshake until it is over: x is there. */
+  x = conn->ext;
+  x->route_data = req.route ? req.route->route.data : NULL;
+  /* "/" is not copied. */
+  conn->url_root = head->target_len == 1 && head->target[0] == '/';
+  if (!conn->url_root)
+    x->url = uvws__malloc(&s->ctx.alloc, head->target_len + 1);
   if (req.selected)
-    conn->protocol = uvws__malloc(&s->ctx.alloc, strlen(req.selected) + 1);
+    x->protocol = uvws__malloc(&s->ctx.alloc, strlen(req.selected) + 1);
   uvws__hs_accept(hr.key, hr.key_len, accept);
-  if (conn->url == NULL || (req.selected && conn->protocol == NULL) ||
+  if ((!conn->url_root && x->url == NULL) ||
+      (req.selected && x->protocol == NULL) ||
       uvws__conn_arena(conn) == NULL ||
       uvws__hs_build_101(&s->ctx.alloc, uvws__conn_arena(conn), accept,
-                         req.selected, conn->extensions) != 0) {
+                         req.selected, x->extensions) != 0) {
     uvws__conn_http_refuse(conn, 500, NULL);
     goto done;
   }
@@ -887,16 +898,18 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
       goto done;
     }
   }
-  memcpy(conn->url, head->target, head->target_len + 1);
+  if (x->url != NULL)
+    memcpy(x->url, head->target, head->target_len + 1);
   if (req.selected)
-    strcpy(conn->protocol, req.selected);
+    strcpy(x->protocol, req.selected);
   uvws__free(&s->ctx.alloc, req.path);
   uvws__buf_free(&s->ctx.alloc, &offered);
   uvws__buf_free(&s->ctx.alloc, &req.headers);
 
   /* What followed the request in the same read belongs to the WebSocket. */
-  uvws__conn_opened(conn, conn->hs.base + n, conn->hs.len - (size_t)n);
-  uvws__buf_free(&s->ctx.alloc, &conn->hs);
+  uvws__conn_opened(conn, x->hs.base + n, x->hs.len - (size_t)n);
+  uvws__buf_free(&s->ctx.alloc, &x->hs);
+  uvws__conn_ext_trim(conn);
   return;
 
 done:
@@ -905,14 +918,14 @@ done:
   uvws__buf_free(&s->ctx.alloc, &req.headers);
 }
 
-/* Reads the client's request (RFC 6455 4.2.1) from conn->hs. */
+/* Reads the client's request (RFC 6455 4.2.1) from conn->ext->hs. */
 void uvws__server_handshake_read(uvws_conn_t *conn) {
   uvws__http_head_t head;
   long n;
 
-  n = uvws__http_parse_request(conn->hs.base, conn->hs.len, &head);
+  n = uvws__http_parse_request(conn->ext->hs.base, conn->ext->hs.len, &head);
   if (n == 0) {
-    if (conn->hs.len > conn->limits->max_header_size)
+    if (conn->ext->hs.len > uvws__conn_limits(conn)->max_header_size)
       uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
@@ -920,9 +933,9 @@ void uvws__server_handshake_read(uvws_conn_t *conn) {
     uvws__conn_http_refuse(conn, n == UVWS_EHDRTOOBIG ? 431 : 400, NULL);
     return;
   }
-  if ((size_t)n > conn->limits->max_header_size) {
+  if ((size_t)n > uvws__conn_limits(conn)->max_header_size) {
     uvws__conn_http_refuse(conn, 431, NULL);
     return;
   }
-  handle_request(conn->server, conn, &head, n);
+  handle_request(uvws__conn_server(conn), conn, &head, n);
 }

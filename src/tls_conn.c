@@ -34,8 +34,13 @@ void uvws__tls_conf_drop(struct uvws__tls_conf_s *conf) {
 }
 
 int uvws__conn_tls_init(uvws_conn_t *conn, const char *host) {
-  struct uvws__conn_tls_s *ct = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*ct));
+  struct uvws__conn_tls_s *ct;
   int r;
+  /* The filter hangs off the write block, kept for the connection's life
+   * (the TLS code keeps its batches). */
+  if (uvws__conn_pin_out(conn) != 0)
+    return UV_ENOMEM;
+  ct = uvws__calloc(&conn->ctx->alloc, 1, sizeof(*ct));
   if (ct == NULL)
     return UV_ENOMEM;
   r = uvws__tls_init(&ct->t, conn->ctx->tls, host);
@@ -43,12 +48,12 @@ int uvws__conn_tls_init(uvws_conn_t *conn, const char *host) {
     uvws__free(&conn->ctx->alloc, ct);
     return r;
   }
-  conn->tls = ct;
+  conn->out->tls = ct;
   return 0;
 }
 
 void uvws__conn_tls_free(uvws_conn_t *conn) {
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
   if (ct == NULL)
     return;
   uvws__tls_free(&ct->t);
@@ -56,12 +61,12 @@ void uvws__conn_tls_free(uvws_conn_t *conn) {
   uvws__buf_free(&conn->ctx->alloc, &ct->out[1]);
   uvws__buf_free(&conn->ctx->alloc, &ct->hold);
   uvws__free(&conn->ctx->alloc, ct);
-  conn->tls = NULL;
+  conn->out->tls = NULL;
 }
 
 /* The TLS handshake failed, or a record did not decrypt. */
 static void tls_failed(uvws_conn_t *conn, int err) {
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
 
   uvws__conn_error(conn, err);
   if (conn->closing)
@@ -83,7 +88,7 @@ static void tls_failed(uvws_conn_t *conn, int err) {
 }
 
 void uvws__conn_tls_start(uvws_conn_t *conn) {
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
   uvws__buf_t *request = &conn->out->batch[conn->fill].arena;
   int r;
 
@@ -96,7 +101,7 @@ void uvws__conn_tls_start(uvws_conn_t *conn) {
 
 static int on_tls_open(void *arg) {
   uvws_conn_t *conn = arg;
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
   uvws__buf_t *arena = &conn->out->batch[conn->fill].arena;
 
   if (ct->hold.len > 0) {
@@ -125,7 +130,7 @@ static int on_tls_data(void *arg, char *data, size_t len) {
 static const uvws__tls_cbs_t tls_cbs = {on_tls_open, on_tls_data};
 
 void uvws__conn_tls_read(uvws_conn_t *conn, char *data, size_t len) {
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
   int r;
 
   if (conn->state == UVWS_CONNECTING && conn->failed)
@@ -146,12 +151,13 @@ void uvws__conn_tls_read(uvws_conn_t *conn, char *data, size_t len) {
 }
 
 int uvws__conn_tls_pending(const uvws_conn_t *conn) {
-  return conn->tls != NULL && conn->tls->out[conn->fill].len > 0;
+  const struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
+  return ct != NULL && ct->out[conn->fill].len > 0;
 }
 
 int uvws__conn_tls_seal(uvws_conn_t *conn, uvws__wbatch_t *b, uv_buf_t *bufs,
                         size_t *nbufs) {
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
   int i = conn->fill;
   uvws__buf_t *c = &ct->out[i];
   uvws__tls_iov_t stack[16], *iov = stack;
@@ -198,7 +204,7 @@ int uvws__conn_tls_seal(uvws_conn_t *conn, uvws__wbatch_t *b, uv_buf_t *bufs,
 }
 
 int uvws__conn_tls_sent(uvws_conn_t *conn, int idx) {
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
   int had = ct->notify[idx];
   ct->notify[idx] = 0;
   if (had)
@@ -211,7 +217,7 @@ int uvws__conn_tls_sent(uvws_conn_t *conn, int idx) {
 }
 
 int uvws__conn_tls_close_done(uvws_conn_t *conn) {
-  struct uvws__conn_tls_s *ct = conn->tls;
+  struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
   int i = conn->fill;
 
   if (ct->notify_written || !ct->t.opened)
@@ -230,18 +236,20 @@ int uvws__conn_tls_close_done(uvws_conn_t *conn) {
 /* Public accessors                                                        */
 
 int uvws_conn_tls_error(const uvws_conn_t *conn) {
-  return conn->tls ? conn->tls->t.err : 0;
+  const struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
+  return ct ? ct->t.err : 0;
 }
 
 const char *uvws_conn_tls_cipher(const uvws_conn_t *conn) {
-  return conn->tls ? uvws__tls_ciphersuite(&conn->tls->t) : NULL;
+  const struct uvws__conn_tls_s *ct = uvws__conn_tls(conn);
+  return ct ? uvws__tls_ciphersuite(&ct->t) : NULL;
 }
 
 int uvws_conn_tls_peer_subject(const uvws_conn_t *conn, char *buf,
                                size_t size) {
-  if (conn->tls == NULL)
+  if (uvws__conn_tls(conn) == NULL)
     return UV_ENOENT;
-  return uvws__tls_peer_subject(&conn->tls->t, buf, size);
+  return uvws__tls_peer_subject(&uvws__conn_tls(conn)->t, buf, size);
 }
 
 #else /* UVWS_WITH_TLS */
