@@ -42,8 +42,10 @@ static void on_close(uvws__proto_t *p, unsigned code, const char *r,
   mix(TRACE(p), 0x10000 + code, r, n);
 }
 
-static const uvws__proto_cbs_t cbs = {on_message, on_ping, on_pong, on_close,
-                                      NULL};
+static const uvws__proto_cbs_t cbs = {.on_message = on_message,
+                                      .on_ping = on_ping,
+                                      .on_pong = on_pong,
+                                      .on_close = on_close};
 
 static long run(const uint8_t *in, size_t n, int from_client, size_t max,
                 size_t step, trace_t *t, unsigned *code) {
