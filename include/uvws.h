@@ -174,8 +174,8 @@ typedef struct {
   uvws_allocator_t allocator; /* what to give the contexts */
   uvws_allocator_t base;      /* where the memory comes from */
   size_t limit;               /* most bytes out at once; 0: no limit */
-  size_t reserve; /* kept for open connections: servers accept none
-                     while less is left; 0 by default */
+  size_t reserve;             /* kept for open connections: servers accept none
+                                 while less is left; 0 by default */
   size_t used;                /* bytes out now */
   size_t peak;                /* most bytes out at once so far */
   uint64_t refused;           /* allocations refused for the limit */

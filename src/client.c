@@ -514,7 +514,8 @@ int uvws_connect(uvws_client_t *c, const char *url,
   conn->data = data;
 
   r = UV_ENOMEM;
-  if (conn->ext == NULL || conn->ext->url == NULL || (options->origin && conn->cc->origin == NULL) ||
+  if (conn->ext == NULL || conn->ext->url == NULL ||
+      (options->origin && conn->cc->origin == NULL) ||
       copy_protocols(conn, options->protocols) != 0)
     goto fail;
   if (u.secure) {
@@ -526,8 +527,8 @@ int uvws_connect(uvws_client_t *c, const char *url,
   r = uvws__rand_bytes(&c->rand, raw, sizeof(raw));
   if (r != 0)
     goto fail;
-  mbedtls_base64_encode((unsigned char *)conn->cc->key, sizeof(conn->cc->key), &klen,
-                        raw, sizeof(raw));
+  mbedtls_base64_encode((unsigned char *)conn->cc->key,
+                        sizeof(conn->cc->key), &klen, raw, sizeof(raw));
   /* Lines after uvws's own: the deflate offer, the caller's headers. */
   {
     uvws__buf_t extra = {0};
@@ -599,38 +600,39 @@ int uvws_connect(uvws_client_t *c, const char *url,
     }
   }
   {
-    const char *chost = conn->cc->proxy ? conn->cc->proxy->host : conn->cc->host;
+    const char *chost =
+        conn->cc->proxy ? conn->cc->proxy->host : conn->cc->host;
     int cport = conn->cc->proxy ? conn->cc->proxy->port : conn->cc->port;
 
-  uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
-  if (uv_ip4_addr(chost, cport, (struct sockaddr_in *)&ss) == 0 ||
-      uv_ip6_addr(chost, cport, (struct sockaddr_in6 *)&ss) == 0) {
-    r = connect_to(conn, (const struct sockaddr *)&ss);
-    if (r != 0)
-      goto fail;
-  } else {
-    struct addrinfo hints;
-    char port[8];
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    snprintf(port, sizeof(port), "%d", cport);
-    conn->cc->gai = uvws__malloc(&c->ctx.alloc, sizeof(*conn->cc->gai));
-    if (conn->cc->gai == NULL) {
-      r = UV_ENOMEM;
-      goto fail;
+    uvws__conn_set_timer(conn, uvws__conn_limits(conn)->handshake_timeout_ms);
+    if (uv_ip4_addr(chost, cport, (struct sockaddr_in *)&ss) == 0 ||
+        uv_ip6_addr(chost, cport, (struct sockaddr_in6 *)&ss) == 0) {
+      r = connect_to(conn, (const struct sockaddr *)&ss);
+      if (r != 0)
+        goto fail;
+    } else {
+      struct addrinfo hints;
+      char port[8];
+      memset(&hints, 0, sizeof(hints));
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_protocol = IPPROTO_TCP;
+      snprintf(port, sizeof(port), "%d", cport);
+      conn->cc->gai = uvws__malloc(&c->ctx.alloc, sizeof(*conn->cc->gai));
+      if (conn->cc->gai == NULL) {
+        r = UV_ENOMEM;
+        goto fail;
+      }
+      conn->cc->gai->data = conn;
+      r = uv_getaddrinfo(c->ctx.loop, conn->cc->gai, on_resolved, chost, port,
+                         &hints);
+      if (r != 0) {
+        uvws__free(&c->ctx.alloc, conn->cc->gai);
+        conn->cc->gai = NULL;
+        goto fail;
+      }
+      conn->pending++;
     }
-    conn->cc->gai->data = conn;
-    r = uv_getaddrinfo(c->ctx.loop, conn->cc->gai, on_resolved, chost, port,
-                       &hints);
-    if (r != 0) {
-      uvws__free(&c->ctx.alloc, conn->cc->gai);
-      conn->cc->gai = NULL;
-      goto fail;
-    }
-    conn->pending++;
-  }
   }
   conn->handed = 1;
   *out = conn;

@@ -30,9 +30,8 @@ static void p_chunk(uvws__proto_t *p, unsigned op, const char *d, size_t n,
 static void p_get_buf(uvws__proto_t *p, uvws__buf_t *msg);
 static void p_put_buf(uvws__proto_t *p, uvws__buf_t *msg);
 
-static const uvws__proto_cbs_t proto_cbs = {p_message, p_ping,    p_pong,
-                                            p_close,   p_chunk,   p_get_buf,
-                                            p_put_buf};
+static const uvws__proto_cbs_t proto_cbs = {
+    p_message, p_ping, p_pong, p_close, p_chunk, p_get_buf, p_put_buf};
 
 void uvws__limits_resolve(uvws_limits_t *out, const uvws_limits_t *in,
                           const uvws_limits_t *fallback) {
@@ -623,7 +622,7 @@ static int out_get(uvws_conn_t *conn) {
   }
   o->wreq.data = conn;
   conn->out = o;
-    return 0;
+  return 0;
 }
 
 /* The pool keeps this many blocks for connections that start writing. */
@@ -790,8 +789,7 @@ static int compress_part(uvws_conn_t *conn, const char **data, size_t *len,
   uvws__buf_t *z = &conn->ctx->zbuf;
   int r;
   z->len = 0;
-  r = uvws__pmd_deflate(conn->proto.pmd, (const uint8_t *)*data, *len, fin,
-                        z);
+  r = uvws__pmd_deflate(conn->proto.pmd, (const uint8_t *)*data, *len, fin, z);
   if (r != 0)
     return r;
   *data = z->base ? z->base : "";
@@ -1555,9 +1553,8 @@ static int send_message(uvws_conn_t *conn, uvws_msg_type_t type,
      * engine once written (msg_return), instead of copying it. */
     uvws__wbatch_t *b;
     uvws__buf_t m = conn->proto.part->msg;
-    r = queue_frame(conn,
-                    type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY, 1, 0,
-                    wire, wire_len, len, 1, NULL, NULL);
+    r = queue_frame(conn, type == UVWS_TEXT ? UVWS__OP_TEXT : UVWS__OP_BINARY,
+                    1, 0, wire, wire_len, len, 1, NULL, NULL);
     if (r != 0)
       return r;
     b = &conn->out->batch[conn->fill];

@@ -336,7 +336,7 @@ static size_t hs__count(const uvws__http_head_t *head, const char *name) {
   size_t i, n = 0, name_len = strlen(name);
   for (i = 0; i < head->num_headers; i++)
     if (uvws__ascii_ieq(head->headers[i].name, head->headers[i].name_len, name,
-                name_len))
+                        name_len))
       n++;
   return n;
 }

@@ -181,7 +181,7 @@ struct uvws_server_s {
   size_t listeners_open; /* and refused connections being closed */
   uv_tcp_t spare;        /* for refusing a connection without memory */
   int spare_busy;
-  size_t drops_waiting;  /* listeners with drop_waiting set */
+  size_t drops_waiting; /* listeners with drop_waiting set */
   int port;
   uvws_server_close_cb close_cb;
   int closer_closing;
@@ -240,14 +240,14 @@ typedef struct {
  * (uvws__conn_ext()) and freed once the handshake is over if nothing else
  * is in it, so most open connections have none. */
 typedef struct {
-  uvws__buf_t hs;        /* handshake bytes while CONNECTING */
-  char *url;             /* NULL: "/" (url_root) or none */
+  uvws__buf_t hs; /* handshake bytes while CONNECTING */
+  char *url;      /* NULL: "/" (url_root) or none */
   char *protocol;
   char *extensions;
   void *route_data;
-  uvws__sub_t *subs;     /* subscriptions (server connections) */
+  uvws__sub_t *subs; /* subscriptions (server connections) */
   size_t deflate_threshold;
-  char *close_reason;    /* close_reason_len bytes, for on_close */
+  char *close_reason; /* close_reason_len bytes, for on_close */
   uint8_t close_reason_len;
 } uvws__conn_ext_t;
 
@@ -256,7 +256,7 @@ typedef struct {
  * compression) hangs off pointers. */
 struct uvws_conn_s {
   uv_tcp_t tcp;
-  uvws__ctx_t *ctx;      /* a server's or client's (uvws__conn_server()) */
+  uvws__ctx_t *ctx; /* a server's or client's (uvws__conn_server()) */
   const uvws_callbacks_t *cbs;
   void *data;
   uvws_conn_t *prev, *next;
@@ -267,51 +267,51 @@ struct uvws_conn_s {
   uint8_t frag_utf8;     /* UTF-8 state of the fragmented text being sent */
   uint16_t close_code;   /* for on_close */
   /* Bytes, not bits: set and cleared for every message received. */
-  uint8_t lending;       /* on_message has the engine's reassembly buffer */
-  uint8_t big_msgs;      /* the last message was reassembled (large) */
+  uint8_t lending;  /* on_message has the engine's reassembly buffer */
+  uint8_t big_msgs; /* the last message was reassembled (large) */
   /* Flags, one bit each: an idle connection is mostly its handle. */
   unsigned is_client : 1;
   unsigned handed : 1;        /* the application knows it: on_close is owed */
   unsigned close_sent : 1;    /* our close frame is queued */
   unsigned close_written : 1; /* ... and handed to the kernel */
   unsigned close_received : 1;
-  unsigned failed : 1;        /* we failed the connection (fail_code sent) */
-  unsigned closing : 1;       /* handles are being closed */
-  unsigned writing : 1;       /* a uv_write is in flight */
-  unsigned corked : 1;        /* inside a read: flush when it ends */
+  unsigned failed : 1;  /* we failed the connection (fail_code sent) */
+  unsigned closing : 1; /* handles are being closed */
+  unsigned writing : 1; /* a uv_write is in flight */
+  unsigned corked : 1;  /* inside a read: flush when it ends */
   unsigned drain_armed : 1;
-  unsigned frag_open : 1;     /* sending a fragmented message */
+  unsigned frag_open : 1; /* sending a fragmented message */
   unsigned frag_type : 2;
   unsigned frag_compressed : 1; /* the fragmented message being sent is */
-  unsigned error_pending : 1; /* error set, on_error not yet called */
-  unsigned fill : 1;          /* index of the batch being filled */
-  unsigned paused : 1;        /* uvws_conn_pause() */
-  unsigned ping_out : 1;      /* a keepalive ping awaits an answer */
-  unsigned out_pinned : 1;    /* keep the write block (TLS connections) */
-  unsigned own_cbs : 1;       /* cbs is an allocated copy */
-  unsigned flush_queued : 1;  /* on ctx->flush_list */
-  unsigned read_held : 1;     /* reading stopped by UVWS_BUFFERED_PAUSE */
-  unsigned pong_held : 1;     /* reading stopped: too many pongs unwritten */
+  unsigned error_pending : 1;   /* error set, on_error not yet called */
+  unsigned fill : 1;            /* index of the batch being filled */
+  unsigned paused : 1;          /* uvws_conn_pause() */
+  unsigned ping_out : 1;        /* a keepalive ping awaits an answer */
+  unsigned out_pinned : 1;      /* keep the write block (TLS connections) */
+  unsigned own_cbs : 1;         /* cbs is an allocated copy */
+  unsigned flush_queued : 1;    /* on ctx->flush_list */
+  unsigned read_held : 1;       /* reading stopped by UVWS_BUFFERED_PAUSE */
+  unsigned pong_held : 1;       /* reading stopped: too many pongs unwritten */
   unsigned start_pending : 1; /* adopted: the handshake starts next iteration */
   unsigned url_root : 1;      /* the request target was "/" */
 
   uint32_t heap_idx;     /* place in ctx->heap, UINT32_MAX when not */
   uint64_t deadline;     /* uv_now() when the timer fires */
   /* The low 32 bits of uv_now(), compared by difference (conn.c since()) */
-  uint32_t last_rx;      /* at the last read */
-  uint32_t last_msg;     /* ... the last message sent or received */
-  uint32_t ping_at;      /* ... when the keepalive ping went out */
+  uint32_t last_rx;  /* at the last read */
+  uint32_t last_msg; /* ... the last message sent or received */
+  uint32_t ping_at;  /* ... when the keepalive ping went out */
 
-  int error;             /* first error, for on_error */
+  int error; /* first error, for on_error */
 
   size_t buffered;       /* bufferedAmount */
   /* Output, while there is some (or flush_queued); a TLS connection's
    * always, with its filter. */
   uvws__wout_t *out;
 
-  uvws__conn_ext_t *ext;  /* NULL when it would be empty */
+  uvws__conn_ext_t *ext;   /* NULL when it would be empty */
   uvws__client_conn_t *cc; /* client connections only */
-  uint64_t id;           /* unique in its context, never reused */
+  uint64_t id;             /* unique in its context, never reused */
 };
 
 /* The TLS filter of a wss:// connection; NULL for ws://. */

@@ -163,8 +163,8 @@ static long inflate_chunk(uvws__proto_t *p, const uint8_t *d, size_t n,
   size_t before = t->msg.len;
   /* Streaming holds only what this piece inflates to; the limit counts
    * what was handed on before. */
-  size_t limit = p->stream ? p->max_message_size - t->msg_total
-                           : p->max_message_size;
+  size_t limit =
+      p->stream ? p->max_message_size - t->msg_total : p->max_message_size;
   int r = uvws__pmd_inflate(p->pmd, d, n, fin, &t->msg, limit);
   /* What came out is checked before any error is looked at, so that the
    * first violation in the message decides how it fails, wherever the
@@ -239,8 +239,7 @@ static long frame_begin(uvws__proto_t *p, const uvws__frame_hdr_t *h,
   long r;
   int code;
 
-  code = uvws__frame_check(h, p->from_client, p->rsv_allowed,
-                           msg_opcode != 0);
+  code = uvws__frame_check(h, p->from_client, p->rsv_allowed, msg_opcode != 0);
   if (code != 0)
     return fail(p, (unsigned)code, UVWS_EPROTO);
   /* RFC 7692 6: RSV1 marks a compressed message on its first frame only;

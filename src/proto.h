@@ -65,15 +65,15 @@ enum {
  * connection between messages holds none of it. */
 typedef struct {
   uvws__frame_hdr_t hdr; /* the frame being read (PS_PAYLOAD) */
-  uint64_t done;      /* payload bytes of hdr already read */
-  uint64_t msg_total; /* streaming: bytes of the open message so far */
-  uvws__buf_t msg;    /* reassembly of a message that did not arrive whole */
-  uint32_t nframes;   /* frames of the open message so far */
-  uint8_t msg_opcode; /* TEXT/BINARY while a data message is open */
-  uint8_t utf8;       /* UTF-8 state of the open text message */
-  uint8_t compressed; /* the open message has RSV1: inflate it */
-  uint8_t hdr_len;    /* bytes of a split header held in hdr_buf */
-  uint8_t ctl_len;    /* bytes of a split control payload held in ctl */
+  uint64_t done;         /* payload bytes of hdr already read */
+  uint64_t msg_total;    /* streaming: bytes of the open message so far */
+  uvws__buf_t msg;       /* reassembly of a message that did not arrive whole */
+  uint32_t nframes;      /* frames of the open message so far */
+  uint8_t msg_opcode;    /* TEXT/BINARY while a data message is open */
+  uint8_t utf8;          /* UTF-8 state of the open text message */
+  uint8_t compressed;    /* the open message has RSV1: inflate it */
+  uint8_t hdr_len;       /* bytes of a split header held in hdr_buf */
+  uint8_t ctl_len;       /* bytes of a split control payload held in ctl */
   uint8_t hdr_buf[UVWS__MAX_HEADER];
   uint8_t ctl[UVWS__MAX_CONTROL];
 } uvws__proto_part_t;
@@ -83,15 +83,15 @@ struct uvws__proto_s {
   const uvws_allocator_t *alloc; /* for part and its buffers */
   size_t max_message_size;
   uvws__proto_part_t *part; /* NULL between whole frames */
-  uvws__pmd_t *pmd;   /* permessage-deflate, when negotiated */
-  uint32_t max_fragments; /* frames per message; 0 for no limit */
-  int fail_err;       /* the error for the application when FAILED */
-  uint16_t fail_code; /* close code to send when state is FAILED */
+  uvws__pmd_t *pmd;         /* permessage-deflate, when negotiated */
+  uint32_t max_fragments;   /* frames per message; 0 for no limit */
+  int fail_err;             /* the error for the application when FAILED */
+  uint16_t fail_code;       /* close code to send when state is FAILED */
   uint8_t from_client; /* 1: we are a server, frames must be masked */
   uint8_t rsv_allowed;
   uint8_t state;
-  uint8_t stopped;    /* the owner asked feed to return after a callback */
-  uint8_t stream;     /* deliver pieces through on_chunk, hold nothing */
+  uint8_t stopped; /* the owner asked feed to return after a callback */
+  uint8_t stream;  /* deliver pieces through on_chunk, hold nothing */
 };
 
 /* The reassembly buffer of the message being delivered (or an empty one):

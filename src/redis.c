@@ -733,7 +733,8 @@ static char *decode(const uvws_allocator_t *al, const char *s, size_t n,
   for (i = 0; i < n; i++) {
     int c = (unsigned char)s[i];
     if (c == '%') {
-      if (i + 2 >= n || uvws__hex_value(s[i + 1]) < 0 || uvws__hex_value(s[i + 2]) < 0)
+      if (i + 2 >= n || uvws__hex_value(s[i + 1]) < 0 ||
+          uvws__hex_value(s[i + 2]) < 0)
         goto bad;
       c = uvws__hex_value(s[i + 1]) * 16 + uvws__hex_value(s[i + 2]);
       i += 2;

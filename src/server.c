@@ -880,8 +880,7 @@ static void handle_request(uvws_server_t *s, uvws_conn_t *conn,
     x->protocol = uvws__malloc(&s->ctx.alloc, strlen(req.selected) + 1);
   uvws__hs_accept(hr.key, hr.key_len, accept);
   if ((!conn->url_root && x->url == NULL) ||
-      (req.selected && x->protocol == NULL) ||
-      uvws__conn_arena(conn) == NULL ||
+      (req.selected && x->protocol == NULL) || uvws__conn_arena(conn) == NULL ||
       uvws__hs_build_101(&s->ctx.alloc, uvws__conn_arena(conn), accept,
                          req.selected, x->extensions) != 0) {
     uvws__conn_http_refuse(conn, 500, NULL);
