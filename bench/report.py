@@ -88,6 +88,26 @@ class Data:
                 return r
         return None
 
+    def headline(self, server, tls, conns, size, depth):
+        """The median messages/s of the matrix cell and the rounds measured
+        again (mode echo-round), or None."""
+        vals = [r["msgs_per_s"] for r in self.rows
+                if r["mode"] in ("echo", "echo-round") and
+                r["label"] == server and r["client"] == "raw" and
+                r["tls"] == tls and r["conns"] == conns and
+                r["size"] == size and r["depth"] == depth]
+        return statistics.median(vals) if vals else None
+
+    def headline_count(self, tls=0, conns=100, depth=8):
+        """How many measurements the headline cells' medians are of."""
+        n = {}
+        for r in self.rows:
+            if r["mode"] in ("echo", "echo-round") and r["client"] == "raw" \
+                    and r["tls"] == tls and r["conns"] == conns and \
+                    r["depth"] == depth and r["label"] == "uvws":
+                n[r["size"]] = n.get(r["size"], 0) + 1
+        return max(n.values()) if n else 0
+
     def skipped(self, tls, conns, size, depth):
         for r in self.rows:
             if (r["mode"] == "skipped" and r["tls"] == tls and
@@ -135,7 +155,7 @@ def headline_rows(d, tls=0, conns=100, depth=8, sizes=(16, 1024, 65536),
                   measured_only=False):
     out = []
     for size in sizes:
-        vals = {s: d.rate(d.echo(s, tls, conns, size, depth)) for s in SERVERS}
+        vals = {s: d.headline(s, tls, conns, size, depth) for s in SERVERS}
         if measured_only and all(v is None for v in vals.values()):
             continue
         out.append((size, vals))
@@ -779,6 +799,13 @@ def main():
     A("")
     A("## Echo throughput, 100 connections, depth 8 (messages per second)")
     A("")
+    n = d.headline_count()
+    if n > 1:
+        A("Each ws:// figure here and in the targets is the median of %d "
+          "measurements of 3 s: the matrix cell and %d more rounds, the "
+          "servers taken in turn in each (every measurement is in "
+          "results.jsonl)." % (n, n - 1))
+        A("")
     A("ws://")
     A("")
     A(headline_table(d, 0))
