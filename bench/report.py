@@ -300,6 +300,14 @@ def profile(d, server, size):
     return None
 
 
+def profile_tls(d, size):
+    for r in d.rows:
+        if r["mode"] == "profile" and r["server"] == "uvws" and \
+                r["size"] == size and r.get("tls"):
+            return r
+    return None
+
+
 def short_fn(name):
     """src/conn.c:send_message -> send_message; glibc's memcpy -> memcpy."""
     fn = name.rsplit(":", 1)[-1]
@@ -446,6 +454,28 @@ def gaps(d):
                      "keepalive and close state." % (sz["uvws_conn"],
                                                      sz["uv_tcp"]))
         L.append(text)
+        L.append("")
+    t1 = profile_tls(d, 1024)
+    if t1:
+        tls_share = sum(n for f, n in t1["top"] if "mbedtls" in f)
+        ws = d.headline("uvws", 1, 100, 1024, 8) or \
+            d.rate(d.echo("uvws", 1, 100, 1024, 8))
+        us = d.rate(d.echo("uws", 1, 100, 1024, 8))
+        L.append("**wss:// (not a target, and where uvws is behind).** %s"
+                 "uvws's TLS is mbedTLS 2.28 (Debian's); the other servers "
+                 "use OpenSSL 3. Callgrind counts %s instructions per "
+                 "echoed 1 KiB message over wss://, %s of them (%.0f%%) in "
+                 "mbedTLS's AES-GCM (mbedtls_aesni_gcm_mult, "
+                 "mbedtls_gcm_update, mbedtls_aesni_crypt_ecb, ...): about "
+                 "%.0f instructions per byte encrypted or decrypted, where "
+                 "OpenSSL's AES-NI and PCLMULQDQ code takes a few "
+                 "(`bench/profile --tls` lists the functions)." % (
+                     "At 1 KiB uvws does %s messages/s against "
+                     "uWebSockets.js's %s. " % (fmt_num(ws), fmt_num(us))
+                     if ws and us else "",
+                     "{:,}".format(t1["per_msg"]), "{:,}".format(tls_share),
+                     100.0 * tls_share / t1["per_msg"],
+                     tls_share / 2048.0))
         L.append("")
     if not L:
         L.append("Every target holds in this run.")
