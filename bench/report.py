@@ -98,6 +98,13 @@ class Data:
                 r["tls"] == tls and r["conns"] == conns and
                 r["size"] == size and r["depth"] == depth]
 
+    def sample_rows(self, server, tls, conns, size, depth):
+        return [r for r in self.rows
+                if r["mode"] in ("echo", "echo-round") and
+                r["label"] == server and r["client"] == "raw" and
+                r["tls"] == tls and r["conns"] == conns and
+                r["size"] == size and r["depth"] == depth]
+
     def headline(self, server, tls, conns, size, depth):
         """The median of samples(), or None."""
         vals = self.samples(server, tls, conns, size, depth)
@@ -365,13 +372,24 @@ def gaps(d):
                 ", ".join(fmt_num(x) for x in rs),
                 " (uvws's best is %.2f× raw's median)" % (us[-1] / v["raw"])
                 if us[-1] / v["raw"] >= 0.95 else ""))
-        L.append("Every measurement of these cells, messages/s: %s. Where "
+        rows_all = [r for size, v in short for s in ("uvws", "raw")
+                    for r in d.sample_rows(s, 0, 100, size, 8)]
+        busy = ""
+        if rows_all:
+            busy = (" In every one of them the server used at least %.2f of "
+                    "its core and the load generator at least %.2f of its "
+                    "own: both were saturated, so a window's figure depends "
+                    "on how much of each core a message took on both "
+                    "sides." % (min(r["server_cpu"] for r in rows_all),
+                                min(r["client_cpu"] for r in rows_all)))
+        L.append("Every measurement of these cells, messages/s: %s.%s Where "
                  "uvws's best window reaches the raw echo, the target holds "
                  "in some 3-second windows and not in others, and the gap is "
                  "in the slow windows. The instruction counts above are per "
-                 "message and the same in every window, so they do not "
-                 "explain the slow ones; that cause is not found yet." %
-                 "; ".join(spread))
+                 "message and the same in every window, so the slow windows "
+                 "cost more outside uvws's code (system calls, the kernel's "
+                 "copies); which part is not measured yet." % (
+                     "; ".join(spread), busy))
         L.append("")
         u64 = profile(d, "uvws", 65536)
         mask = next((n for f, n in (u64["top"] if u64 else [])
