@@ -29,7 +29,7 @@
 
 #include "deflate.h"
 #include "frame.h"
-#include "proto.h"
+#include "engine_run.h"
 #include "uvws_errno.h"
 
 static const size_t limits[8] = {65536, 1, 100, 1000, 4096, 65536, 16384, 300};
@@ -39,49 +39,6 @@ static const size_t limits[8] = {65536, 1, 100, 1000, 4096, 65536, 16384, 300};
     if (!(c))                                                                  \
       abort();                                                                 \
   } while (0)
-
-typedef struct {
-  uint64_t hash;
-  unsigned count;
-  size_t limit;
-} trace_t;
-
-static void mix(trace_t *t, unsigned kind, const char *d, size_t n) {
-  t->hash = (t->hash ^ kind) * 1099511628211u;
-  for (size_t i = 0; i < n; i++)
-    t->hash = (t->hash ^ (uint8_t)d[i]) * 1099511628211u;
-  t->hash = (t->hash ^ n) * 1099511628211u;
-  t->count++;
-}
-
-/* The engine with the trace its callbacks add to; they find it from p. */
-typedef struct {
-  uvws__proto_t p;
-  trace_t *t;
-} owner_t;
-#define TRACE(p) (((owner_t *)(void *)(p))->t)
-
-static void on_message(uvws__proto_t *p, unsigned op, const char *d,
-                       size_t n) {
-  trace_t *t = TRACE(p);
-  CHECK(n <= t->limit);
-  mix(t, op, d, n);
-}
-static void on_ping(uvws__proto_t *p, const char *d, size_t n) {
-  mix(TRACE(p), 9, d, n);
-}
-static void on_pong(uvws__proto_t *p, const char *d, size_t n) {
-  mix(TRACE(p), 10, d, n);
-}
-static void on_close(uvws__proto_t *p, unsigned code, const char *r,
-                     size_t n) {
-  mix(TRACE(p), 0x10000 + code, r, n);
-}
-
-static const uvws__proto_cbs_t cbs = {.on_message = on_message,
-                                      .on_ping = on_ping,
-                                      .on_pong = on_pong,
-                                      .on_close = on_close};
 
 /* ---- the inflater alone ------------------------------------------------- */
 
@@ -172,45 +129,13 @@ static void fuzz_codec(const uvws__pmd_params_t *params, const msg_t *m,
 
 /* ---- the engine --------------------------------------------------------- */
 
-static long run_engine(const uvws__pmd_params_t *params, const uint8_t *in,
-                       size_t n, int from_client, size_t limit, size_t step,
-                       trace_t *t, unsigned *code) {
-  owner_t o;
-  uvws__proto_t *p = &o.p;
-  uvws__pmd_t z;
-  char *buf = malloc(n ? n : 1);
-  size_t pos = 0;
-  long r = 0;
-
-  CHECK(buf != NULL);
-  memcpy(buf, in, n);
-  memset(t, 0, sizeof(*t));
-  t->limit = limit;
-  o.t = t;
-  uvws__proto_init(p, &uvws__libc_allocator, &cbs, from_client, limit);
-  uvws__pmd_init(&z, &uvws__libc_allocator, params, 6, 8);
-  uvws__proto_set_deflate(p, &z);
-  while (pos < n) {
-    size_t k = step && step < n - pos ? step : n - pos;
-    r = uvws__proto_feed(p, buf + pos, k);
-    if (r < 0 || (size_t)r < k)
-      break;
-    pos += k;
-  }
-  *code = p->state == UVWS__PS_FAILED ? p->fail_code : 0;
-  uvws__proto_free(p);
-  uvws__pmd_free(&z);
-  free(buf);
-  return r < 0 ? r : 0;
-}
-
 static void fuzz_engine(const uvws__pmd_params_t *params, const uint8_t *in,
                         size_t n, int from_client, size_t limit,
                         size_t step) {
   trace_t a, b;
   unsigned ca, cb;
-  long ra = run_engine(params, in, n, from_client, limit, 0, &a, &ca);
-  long rb = run_engine(params, in, n, from_client, limit, step, &b, &cb);
+  long ra = engine_run(params, in, n, from_client, limit, 0, &a, &ca);
+  long rb = engine_run(params, in, n, from_client, limit, step, &b, &cb);
   if (params->rx_window != 15)
     return;
   CHECK(a.hash == b.hash && a.count == b.count);
