@@ -275,16 +275,20 @@ static uvws_client_options_t ca_opts(void) {
   return o;
 }
 
-static uvws_conn_t *connect_url(const char *fmt, int p) {
+static uvws_conn_t *connect_cbs(const char *fmt, int p,
+                                const uvws_callbacks_t *cbs) {
   char url[128];
   uvws_conn_t *conn = NULL;
   snprintf(url, sizeof(url), fmt, p);
-  CHECK_ERR(API(uvws_connect(client, url, NULL, &client_cbs, NULL, &conn)),
-            0);
+  CHECK_ERR(API(uvws_connect(client, url, NULL, cbs, NULL, &conn)), 0);
   CHECK(conn != NULL);
   CHECK_EQ(uvws_conn_ready_state(conn), UVWS_CONNECTING);
   CHECK(uvws_conn_tls_cipher(conn) == NULL);
   return conn;
+}
+
+static uvws_conn_t *connect_url(const char *fmt, int p) {
+  return connect_cbs(fmt, p, &client_cbs);
 }
 
 static void finish(void) {
@@ -594,22 +598,30 @@ static void small_message(uvws_conn_t *conn, uvws_msg_type_t type,
     CHECK_ERR(API(uvws_conn_close(conn, 1000, NULL, 0)), 0);
 }
 
-static void test_small(void) {
+/* One client connection through the recording proxy to a server with the
+ * "server" certificate, with client_cbs but for on_open and on_message
+ * (when not NULL), run to the end. P and T are set by the caller. */
+static void through_proxy(const char *name, uvws_open_cb on_open,
+                          uvws_message_cb on_message) {
   uvws_server_options_t so = server_opts("server");
   uvws_client_options_t co = ca_opts();
   uvws_callbacks_t cbs = client_cbs;
-  uvws_conn_t *conn;
-  char url[64];
 
+  setup(name, &so, &co);
+  lb_raw_server_listen(&proxy, &L.loop, p_accept);
+  if (on_open)
+    cbs.on_open = on_open;
+  if (on_message)
+    cbs.on_message = on_message;
+  connect_cbs("wss://127.0.0.1:%d/", proxy.port, &cbs);
+  finish();
+}
+
+static void test_small(void) {
   memset(&P, 0, sizeof(P));
   T.echo = 1;
-  setup("10,000 small messages, batched records", &so, &co);
-  lb_raw_server_listen(&proxy, &L.loop, p_accept);
-  cbs.on_open = small_open;
-  cbs.on_message = small_message;
-  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", proxy.port);
-  CHECK_ERR(API(uvws_connect(client, url, NULL, &cbs, NULL, &conn)), 0);
-  finish();
+  through_proxy("10,000 small messages, batched records", small_open,
+                small_message);
   CHECK_EQ(S.message, NSMALL);
   CHECK_EQ(C.message, NSMALL);
   CHECK(S.clean && C.clean);
@@ -630,26 +642,15 @@ static void c_open_echo_one(uvws_conn_t *conn) {
 }
 
 static void test_clean_close(int from_server) {
-  uvws_server_options_t so = server_opts("server");
-  uvws_client_options_t co = ca_opts();
-  uvws_callbacks_t cbs = client_cbs;
-  uvws_conn_t *conn;
-  char url[64];
-
   memset(&P, 0, sizeof(P));
   T.echo = 1;
   if (from_server)
     T.server_close_after = 1;
   else
     T.client_close_after = 1;
-  setup(from_server ? "clean close from the server, close_notify"
-                    : "clean close from the client, close_notify",
-        &so, &co);
-  lb_raw_server_listen(&proxy, &L.loop, p_accept);
-  cbs.on_open = c_open_echo_one;
-  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", proxy.port);
-  CHECK_ERR(API(uvws_connect(client, url, NULL, &cbs, NULL, &conn)), 0);
-  finish();
+  through_proxy(from_server ? "clean close from the server, close_notify"
+                            : "clean close from the client, close_notify",
+                c_open_echo_one, NULL);
   CHECK_EQ(S.error + C.error, 0);
   CHECK(S.clean && C.clean);
   CHECK_EQ(S.close_code, from_server ? 4000 : 1000);
@@ -676,21 +677,10 @@ static void cut_message(uvws_conn_t *conn, uvws_msg_type_t type,
 }
 
 static void test_abrupt(void) {
-  uvws_server_options_t so = server_opts("server");
-  uvws_client_options_t co = ca_opts();
-  uvws_callbacks_t cbs = client_cbs;
-  uvws_conn_t *conn;
-  char url[64];
-
   memset(&P, 0, sizeof(P));
   T.echo = 1;
-  setup("abrupt: TCP cut without close_notify", &so, &co);
-  lb_raw_server_listen(&proxy, &L.loop, p_accept);
-  cbs.on_open = c_open_echo_one;
-  cbs.on_message = cut_message;
-  snprintf(url, sizeof(url), "wss://127.0.0.1:%d/", proxy.port);
-  CHECK_ERR(API(uvws_connect(client, url, NULL, &cbs, NULL, &conn)), 0);
-  finish();
+  through_proxy("abrupt: TCP cut without close_notify", c_open_echo_one,
+                cut_message);
   CHECK_EQ(C.close_code, 1006);
   CHECK_EQ(S.close_code, 1006);
   CHECK(!C.clean && !S.clean);
@@ -703,15 +693,9 @@ static void test_abrupt(void) {
  * 101): UVWS_ETLS, mbedTLS's MAC error, and 1006 (not a handshake
  * failure). */
 static void test_corrupt(void) {
-  uvws_server_options_t so = server_opts("server");
-  uvws_client_options_t co = ca_opts();
-
   memset(&P, 0, sizeof(P));
   P.s2c.corrupt = 1;
-  setup("a corrupted record", &so, &co);
-  lb_raw_server_listen(&proxy, &L.loop, p_accept);
-  connect_url("wss://127.0.0.1:%d/", proxy.port);
-  finish();
+  through_proxy("a corrupted record", NULL, NULL);
   CHECK_EQ(C.open, 0);
   CHECK_EQ(C.error, 1);
   CHECK_ERR(C.last_error, UVWS_ETLS);
