@@ -331,8 +331,9 @@ static void phase_build(phase_t *ph) {
 
 /* ---- /proc ---------------------------------------------------------------*/
 
-/* utime + stime of a process in seconds, or -1. */
-static double proc_cpu(int pid) {
+/* utime + stime of a process in seconds, or -1; its utime alone in *user
+ * when user is not NULL. */
+static double proc_cpu2(int pid, double *user) {
   char path[64], buf[2048], *p;
   unsigned long ut, st;
   FILE *f;
@@ -349,6 +350,8 @@ static double proc_cpu(int pid) {
       sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
              &ut, &st) != 2)
     return -1;
+  if (user != NULL)
+    *user = (double)ut / (double)sysconf(_SC_CLK_TCK);
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -373,6 +376,26 @@ static double self_cpu(void) {
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
          (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Read and write system calls a process has made (syscr, syscw of
+ * /proc/PID/io, "self" for this one; read/readv and write/writev on sockets
+ * count), or -1 each. */
+static void proc_syscalls(const char *pid, double *r, double *w) {
+  char path[64], line[128];
+  FILE *f;
+  *r = *w = -1;
+  snprintf(path, sizeof(path), "/proc/%s/io", pid);
+  f = fopen(path, "r");
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof(line), f)) {
+    if (strncmp(line, "syscr:", 6) == 0)
+      *r = strtod(line + 6, NULL);
+    else if (strncmp(line, "syscw:", 6) == 0)
+      *w = strtod(line + 6, NULL);
+  }
+  fclose(f);
 }
 
 /* A field of /proc/PID/status in kB ("VmRSS", "VmHWM"), or -1. */
@@ -1272,15 +1295,23 @@ static void print_hist(FILE *f, const hist_t *h) {
 
 typedef struct {
   uint64_t msgs;
-  double t, self, server, machine;
+  double t, self, server, server_user, machine;
+  double self_r, self_w, server_r, server_w; /* system calls */
 } snap_t;
 
 static void snap(snap_t *s) {
+  char pid[24];
   s->msgs = SUM(a_msgs);
   s->t = elapsed();
   s->self = self_cpu();
-  s->server = cfg.server_pid ? proc_cpu(cfg.server_pid) : -1;
+  s->server = cfg.server_pid ? proc_cpu2(cfg.server_pid, &s->server_user) : -1;
   s->machine = machine_cpu();
+  proc_syscalls("self", &s->self_r, &s->self_w);
+  s->server_r = s->server_w = -1;
+  if (cfg.server_pid) {
+    snprintf(pid, sizeof(pid), "%d", cfg.server_pid);
+    proc_syscalls(pid, &s->server_r, &s->server_w);
+  }
 }
 
 /* What the rest of the machine used between two snapshots, in cores: other
@@ -1301,6 +1332,23 @@ static double print_cpu(FILE *f, const snap_t *a, const snap_t *b) {
   double o = other_cpu(a, b);
   fprintf(f, ",\"client_cpu\":%.3f,\"server_cpu\":%.3f,\"other_cpu\":%.3f",
           (b->self - a->self) / dt, sv, o);
+  /* The server's share in user space (the rest is the kernel's, on its
+   * behalf: system calls, the copies). */
+  if (sv >= 0)
+    fprintf(f, ",\"server_user_cpu\":%.3f",
+            (b->server_user - a->server_user) / dt);
+  /* Messages per read and per write system call on each side, over the
+   * window: how much each call carried. */
+  if (b->msgs > a->msgs) {
+    double m = (double)(b->msgs - a->msgs);
+    if (a->server_r >= 0 && b->server_r > a->server_r &&
+        b->server_w > a->server_w)
+      fprintf(f, ",\"server_msgs_per_read\":%.2f,\"server_msgs_per_write\":%.2f",
+              m / (b->server_r - a->server_r), m / (b->server_w - a->server_w));
+    if (a->self_r >= 0 && b->self_r > a->self_r && b->self_w > a->self_w)
+      fprintf(f, ",\"client_msgs_per_read\":%.2f,\"client_msgs_per_write\":%.2f",
+              m / (b->self_r - a->self_r), m / (b->self_w - a->self_w));
+  }
   return o;
 }
 

@@ -77,7 +77,7 @@ class Data:
                 self.unavailable[(r["label"], r["tls"])] = r["reason"]
         self.servers = [s for s in SERVERS if any(
             r.get("label") == s for r in self.rows
-            if r["mode"] in ("echo", "unavailable"))]
+            if r["mode"] in ("echo", "echo-ab", "unavailable"))]
 
     def echo(self, server, tls, conns, size, depth, client="raw"):
         for r in self.rows:
@@ -89,21 +89,36 @@ class Data:
         return None
 
     def samples(self, server, tls, conns, size, depth):
-        """Every messages/s measured for a cell: the matrix, the rounds
-        measured again (mode echo-round), the client benchmark's raw
-        client."""
-        return [r["msgs_per_s"] for r in self.rows
-                if r["mode"] in ("echo", "echo-round") and
-                r["label"] == server and r["client"] == "raw" and
-                r["tls"] == tls and r["conns"] == conns and
-                r["size"] == size and r["depth"] == depth]
+        """Every messages/s measured for a cell; see sample_rows()."""
+        return [r["msgs_per_s"]
+                for r in self.sample_rows(server, tls, conns, size, depth)]
 
     def sample_rows(self, server, tls, conns, size, depth):
-        return [r for r in self.rows
-                if r["mode"] in ("echo", "echo-round") and
-                r["label"] == server and r["client"] == "raw" and
-                r["tls"] == tls and r["conns"] == conns and
-                r["size"] == size and r["depth"] == depth]
+        """The measurements a cell's headline figure is the median of: the
+        interleaved windows (mode echo-ab) where the run made them, else
+        the matrix cell, any rounds measured again (mode echo-round) and
+        the client benchmark's raw client."""
+        def match(r, modes):
+            return (r["mode"] in modes and r["label"] == server and
+                    r["client"] == "raw" and r["tls"] == tls and
+                    r["conns"] == conns and r["size"] == size and
+                    r["depth"] == depth)
+        ab = [r for r in self.rows if match(r, ("echo-ab",))]
+        if ab:
+            return ab
+        return [r for r in self.rows if match(r, ("echo", "echo-round"))]
+
+    def paired(self, size, a="uvws", b="raw"):
+        """a's messages/s over b's in each interleaved round, for the
+        targets' cells: the two windows of a round lie seconds apart, so a
+        slow spell of the machine hits both."""
+        by = {}
+        for r in self.rows:
+            if r["mode"] == "echo-ab" and r["size"] == size and \
+                    r["label"] in (a, b) and not r["tls"]:
+                by.setdefault(r["round"], {})[r["label"]] = r["msgs_per_s"]
+        return [v[a] / v[b] for _, v in sorted(by.items())
+                if v.get(a) and v.get(b)]
 
     def headline(self, server, tls, conns, size, depth):
         """The median of samples(), or None."""
@@ -112,13 +127,18 @@ class Data:
 
     def headline_count(self, tls=0, conns=100, depth=8):
         """How many measurements the headline cells' medians are of."""
-        n = {}
-        for r in self.rows:
-            if r["mode"] in ("echo", "echo-round") and r["client"] == "raw" \
-                    and r["tls"] == tls and r["conns"] == conns and \
-                    r["depth"] == depth and r["label"] == "uvws":
-                n[r["size"]] = n.get(r["size"], 0) + 1
-        return max(n.values()) if n else 0
+        n = [len(self.sample_rows("uvws", tls, conns, size, depth))
+             for size in (16, 1024, 65536)]
+        return max(n) if n else 0
+
+    def interleaved(self):
+        """(rounds, seconds per window) of the interleaved measurements, or
+        None."""
+        rows = [r for r in self.rows if r["mode"] == "echo-ab"]
+        if not rows:
+            return None
+        return (max(r["round"] for r in rows),
+                statistics.median(r["seconds"] for r in rows))
 
     def skipped(self, tls, conns, size, depth):
         for r in self.rows:
@@ -216,6 +236,67 @@ def efficiency_table(d, tls=0):
     return "\n".join(L)
 
 
+def server_split(d, sizes):
+    """Where the servers' CPU went in the windows of the targets' cells:
+    user space against the kernel, and how many messages each read and
+    write system call carried (medians over the windows)."""
+    L = ["Where each server's core went in those windows (medians): its "
+         "share in user space, the rest being the kernel's work on its "
+         "behalf (system calls, the copies in and out of the socket "
+         "buffers), and the messages each read and write system call "
+         "carried:", "",
+         "| payload | server | messages/s | user-space share of its CPU | "
+         "messages per read | messages per write | µs of server CPU per "
+         "message |", "|---|---|---|---|---|---|---|"]
+    got = False
+    split = {}
+    for size in sizes:
+        for srv in ("uvws", "raw"):
+            rows = [r for r in d.sample_rows(srv, 0, 100, size, 8)
+                    if r.get("server_user_cpu") is not None and
+                    r["server_cpu"] > 0]
+            if not rows:
+                continue
+            got = True
+            med = lambda k: statistics.median(r[k] for r in rows) \
+                if all(k in r for r in rows) else None
+            user = statistics.median(r["server_user_cpu"] / r["server_cpu"]
+                                     for r in rows)
+            per = statistics.median(r["server_cpu"] / r["msgs_per_s"] * 1e6
+                                    for r in rows)
+            rd, wr = med("server_msgs_per_read"), med("server_msgs_per_write")
+            split[(size, srv)] = (per * user, per * (1 - user), per)
+            L.append("| %s | %s | %s | %.0f%% | %s | %s | %.2f |" % (
+                size_name(size), NAMES[srv], fmt_num(med("msgs_per_s")),
+                user * 100, "%.2f" % rd if rd else "—",
+                "%.2f" % wr if wr else "—", per))
+    if not got:
+        return ("(This run did not record the servers' user-space time: "
+                "bench/loadgen predates it.)")
+    L.append("")
+    for size in sizes:
+        u, r = split.get((size, "uvws")), split.get((size, "raw"))
+        if not (u and r):
+            continue
+        L.append("At %s a message cost uvws %.2f µs of CPU and the raw echo "
+                 "%.2f µs (uvws needs %.2f× the raw echo's time). In user "
+                 "space uvws spent %.3f µs on it and the raw echo %.3f µs; "
+                 "in the kernel %.3f and %.3f µs. The difference in user "
+                 "space is %.0f%% of the raw echo's whole cost, in the kernel "
+                 "%+.0f%%: what separates them is the work uvws does on a "
+                 "message in user space." % (
+                     size_name(size), u[2], r[2], u[2] / r[2], u[0], r[0],
+                     u[1], r[1], (u[0] - r[0]) / r[2] * 100,
+                     (u[1] - r[1]) / r[2] * 100)
+                 if abs(u[1] - r[1]) < abs(u[0] - r[0]) else
+                 "At %s a message cost uvws %.2f µs of CPU and the raw echo "
+                 "%.2f µs: %.3f against %.3f µs in user space, %.3f against "
+                 "%.3f µs in the kernel on their behalf." % (
+                     size_name(size), u[2], r[2], u[0], r[0], u[1], r[1]))
+        L.append("")
+    return "\n".join(L).rstrip()
+
+
 def targets(d):
     L = []
     L.append("| target (issue 7) | measured in this run | holds? |")
@@ -231,10 +312,13 @@ def targets(d):
                 ok = None if ok is not False else False
                 continue
             for srv in ("uvws", peer):
-                noise = max(noise, d.echo(srv, 0, 100, size, 8).get(
-                    "other_cpu", 0))
+                noise = max([noise] + [x.get("other_cpu", 0) for x in
+                                       d.sample_rows(srv, 0, 100, size, 8)])
             r = u / p
-            parts.append("%s: %.2f×" % (size_name(size), r))
+            pr = d.paired(size, "uvws", peer)
+            parts.append("%s: %.2f×%s" % (
+                size_name(size), r, " (round by round: median %.2f×)" %
+                statistics.median(pr) if len(pr) > 1 else ""))
             if r < want:
                 ok = False
         verdict = {True: "yes", False: "**no**", None: "not measured"}[ok]
@@ -367,11 +451,14 @@ def gaps(d):
         for size, v in sorted(short):
             us = sorted(d.samples("uvws", 0, 100, size, 8))
             rs = sorted(d.samples("raw", 0, 100, size, 8))
-            spread.append("%s: uvws %s; raw %s%s" % (
+            pr = d.paired(size)
+            spread.append("%s: uvws %s; raw %s%s%s" % (
                 size_name(size), ", ".join(fmt_num(x) for x in us),
                 ", ".join(fmt_num(x) for x in rs),
                 " (uvws's best is %.2f× raw's median)" % (us[-1] / v["raw"])
-                if us[-1] / v["raw"] >= 0.95 else ""))
+                if us[-1] / v["raw"] >= 0.95 else "",
+                "; uvws ÷ raw in each round: %s" % ", ".join(
+                    "%.2f×" % x for x in pr) if pr else ""))
         rows_all = [r for size, v in short for s in ("uvws", "raw")
                     for r in d.sample_rows(s, 0, 100, size, 8)]
         busy = ""
@@ -382,14 +469,10 @@ def gaps(d):
                     "on how much of each core a message took on both "
                     "sides." % (min(r["server_cpu"] for r in rows_all),
                                 min(r["client_cpu"] for r in rows_all)))
-        L.append("Every measurement of these cells, messages/s: %s.%s Where "
-                 "uvws's best window reaches the raw echo, the target holds "
-                 "in some 3-second windows and not in others, and the gap is "
-                 "in the slow windows. The instruction counts above are per "
-                 "message and the same in every window, so the slow windows "
-                 "cost more outside uvws's code (system calls, the kernel's "
-                 "copies); which part is not measured yet." % (
-                     "; ".join(spread), busy))
+        L.append("Every measurement of these cells, messages/s: %s.%s" % (
+            "; ".join(spread), busy))
+        L.append("")
+        L.append(server_split(d, [s for s, _ in sorted(short)]))
         L.append("")
         u64 = profile(d, "uvws", 65536)
         mask = next((n for f, n in (u64["top"] if u64 else [])
@@ -870,7 +953,16 @@ def main():
     A("## Echo throughput, 100 connections, depth 8 (messages per second)")
     A("")
     n = d.headline_count()
-    if n > 1:
+    il = d.interleaved()
+    if il:
+        A("Each ws:// figure here and in the targets is the median of %d "
+          "windows of %g s, measured with every server running at once and "
+          "the load generator taking them in turn for each payload size, "
+          "%d times: a slow spell of the machine (they last seconds) falls "
+          "on all the servers alike. Every window is in results.jsonl "
+          "(mode echo-ab)." % (n, il[1], il[0]))
+        A("")
+    elif n > 1:
         A("Each ws:// figure here and in the targets is the median of %d "
           "measurements of 3 s: the matrix cell and %d more rounds, the "
           "servers taken in turn in each (every measurement is in "
