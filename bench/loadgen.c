@@ -1282,6 +1282,8 @@ static void print_common(FILE *f, const char *mode) {
           "\"url\":\"%s\",\"conns\":%d,\"threads\":%d",
           mode, cfg.label, cfg.uvws_client ? "uvws" : "raw", cfg.tls, cfg.url,
           cfg.conns, cfg.threads);
+  if (cfg.tls)
+    fprintf(f, ",\"ciphers\":\"%s\"", cfg.cipher); /* what was offered */
 }
 
 static void print_hist(FILE *f, const hist_t *h) {

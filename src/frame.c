@@ -97,8 +97,12 @@ void uvws__mask(uint8_t *dst, const uint8_t *src, size_t len,
   uint8_t k[4];
   size_t i = 0;
 
-  for (int j = 0; j < 4; j++)
-    k[j] = key[(offset + j) & 3];
+  if ((offset & 3) == 0) {
+    memcpy(k, key, 4);
+  } else {
+    for (int j = 0; j < 4; j++)
+      k[j] = key[(offset + j) & 3];
+  }
 
   /* The key repeats every 4 bytes, so a vector of it lines up with any
    * step that is a multiple of 4. memcpy keeps unaligned access defined

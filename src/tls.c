@@ -48,14 +48,17 @@ struct uvws__tls_conf_s {
   char stage[UVWS__TLS_RECORD]; /* small pieces gathered into a record */
 };
 
-/* TLS 1.2 with ephemeral ECDH and AEAD only: forward secrecy, no CBC. */
+/* TLS 1.2 with ephemeral ECDH and AEAD only: forward secrecy, no CBC.
+ * ChaCha20-Poly1305 first: mbedTLS 2.28 seals and opens with it about 1.5
+ * times as fast as with AES-GCM, even with AES-NI (its GHASH is the slow
+ * part), and the order is the server's choice and the client's offer. */
 static const int ciphersuites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     0};
 
 /* Key exchange groups, and the curves accepted for ECDSA keys. */
