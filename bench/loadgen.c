@@ -42,7 +42,9 @@
  * --threads runs that many loops, one per thread, with the connections
  * dealt out among them. With --server-pid the server's CPU time (utime +
  * stime of all its threads, from /proc/PID/stat) is reported for the
- * measured window, with the generator's own.
+ * measured window, with the generator's own, the server's share in user
+ * space, and the messages per read and per write system call on each side
+ * (/proc/PID/io).
  *
  * --pause S waits S seconds after the connections are open (and their
  * "connect" line is out) before the first phase: bench/profile turns
