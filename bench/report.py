@@ -194,23 +194,26 @@ def headline_rows(d, tls=0, conns=100, depth=8, sizes=(16, 1024, 65536),
     return out
 
 
-def headline_table(d, tls=0):
-    lines = []
+def server_table(d, tls, size_vals):
+    """A table of messages/s by payload (rows) and server, then uvws's
+    ratio to each other server; size_vals is [(size, {server: value})]."""
     servers = [s for s in d.servers if not (tls and s == "raw")]
-    head = "| payload | " + " | ".join(NAMES[s] for s in servers)
     ratios = [s for s in servers if s != "uvws"]
-    head += " | " + " | ".join("uvws ÷ " + NAMES[s] for s in ratios) + " |"
-    lines.append(head)
-    lines.append("|" + "---|" * (1 + len(servers) + len(ratios)))
-    for size, vals in headline_rows(d, tls, measured_only=True):
-        cells = []
-        for s in servers:
-            v = vals[s]
-            cells.append(fmt_num(v) if v is not None else missing_note(d, s, tls))
-        rc = [fmt_ratio(vals["uvws"], vals[s]) for s in ratios]
-        lines.append("| %s | %s | %s |" % (size_name(size), " | ".join(cells),
-                                           " | ".join(rc)))
-    return "\n".join(lines)
+    L = ["| payload | " + " | ".join(NAMES[s] for s in servers) + " | " +
+         " | ".join("uvws ÷ " + NAMES[s] for s in ratios) + " |",
+         "|" + "---|" * (1 + len(servers) + len(ratios))]
+    for size, vals in size_vals:
+        L.append("| %s | %s | %s |" % (
+            size_name(size),
+            " | ".join(fmt_num(vals[s]) if vals.get(s) is not None else
+                       missing_note(d, s, tls) for s in servers),
+            " | ".join(fmt_ratio(vals.get("uvws"), vals.get(s))
+                       for s in ratios)))
+    return "\n".join(L)
+
+
+def headline_table(d, tls=0):
+    return server_table(d, tls, headline_rows(d, tls, measured_only=True))
 
 
 def chacha_table(d):
@@ -219,23 +222,14 @@ def chacha_table(d):
     rows = [r for r in d.rows if r["mode"] == "echo-chacha"]
     if not rows:
         return None
-    servers = [s for s in d.servers if s != "raw"]
-    ratios = [s for s in servers if s != "uvws"]
-    L = ["| payload | " + " | ".join(NAMES[s] for s in servers) + " | " +
-         " | ".join("uvws ÷ " + NAMES[s] for s in ratios) + " |",
-         "|" + "---|" * (1 + len(servers) + len(ratios))]
+    size_vals = []
     for size in sorted({r["size"] for r in rows}):
-        v = {}
-        for s in servers:
-            got = [r["msgs_per_s"] for r in rows
-                   if r["label"] == s and r["size"] == size]
-            v[s] = got[0] if got else None
-        L.append("| %s | %s | %s |" % (
-            size_name(size),
-            " | ".join(fmt_num(v[s]) if v[s] is not None else
-                       missing_note(d, s, 1) for s in servers),
-            " | ".join(fmt_ratio(v["uvws"], v[s]) for s in ratios)))
-    return "\n".join(L)
+        vals = {}
+        for r in rows:
+            if r["size"] == size:
+                vals.setdefault(r["label"], r["msgs_per_s"])
+        size_vals.append((size, vals))
+    return server_table(d, 1, size_vals)
 
 
 def efficiency_table(d, tls=0):
