@@ -16,6 +16,7 @@
 #include <mbedtls/ssl.h>
 
 #include "buf.h"
+#include "tls_rec.h"
 #include "uvws.h"
 
 typedef struct uvws__tls_conf_s uvws__tls_conf_t;
@@ -49,17 +50,17 @@ enum {
 };
 
 typedef struct {
-  const char *base;
-  size_t len;
-} uvws__tls_iov_t;
-
-typedef struct {
   mbedtls_ssl_context ssl;
   uvws__tls_conf_t *conf;
   uint8_t state;
   uint8_t opened;  /* the handshake completed once */
   uint8_t ip_len;  /* client for an IP literal: 4 or 16, else 0 */
   uint8_t ip[16];
+  /* AES-GCM sessions on a processor with AES-NI and PCLMULQDQ: the keys,
+   * from the moment mbedTLS derives them (NULL otherwise), and whether the
+   * records are ours yet (from the end of the handshake on). */
+  uvws__tls_rec_t *rec;
+  uint8_t rec_on;
   /* Where the memory callbacks read and write during a call. */
   const char *in;
   size_t in_len;
@@ -67,6 +68,10 @@ typedef struct {
   int err;               /* the raw mbedTLS error of the failure, or 0 */
   uint32_t verify_flags; /* X.509 verification result of the failure */
 } uvws__tls_t;
+
+/* 0 makes connections set up afterwards leave every record to mbedTLS, as
+ * on a processor without AES-NI (tests compare the two). Default 1. */
+extern int uvws__tls_own_records;
 
 /* Prepares t for one connection. host: the server's name or IP literal
  * (client), NULL for a server. Returns 0, UV_ENOMEM or UVWS_ETLS. */
