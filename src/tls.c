@@ -331,7 +331,7 @@ int uvws__tls_conf_new(const uvws_allocator_t *al, uvws__tls_conf_t **out,
   mbedtls_ssl_conf_max_version(&c->ssl, MBEDTLS_SSL_MAJOR_VERSION_3,
                                MBEDTLS_SSL_MINOR_VERSION_3);
   c->own_records = uvws__tls_own_records && uvws__aesgcm_supported();
-  mbedtls_ssl_conf_ciphersuites(&c->ssl, c->own_records
+  mbedtls_ssl_conf_ciphersuites(&c->ssl, uvws__aesgcm_supported()
                                              ? ciphersuites_aes_first
                                              : ciphersuites_chacha_first);
   if (c->own_records)

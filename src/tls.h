@@ -69,8 +69,9 @@ typedef struct {
   uint32_t verify_flags; /* X.509 verification result of the failure */
 } uvws__tls_t;
 
-/* 0 makes connections set up afterwards leave every record to mbedTLS, as
- * on a processor without AES-NI (tests compare the two). Default 1. */
+/* 0 makes configurations made afterwards leave every record to mbedTLS,
+ * as on a processor without AES-NI, with the same cipher suites (tests
+ * pit the two against each other). Default 1. */
 extern int uvws__tls_own_records;
 
 /* Prepares t for one connection. host: the server's name or IP literal

@@ -15,6 +15,7 @@ int main(void) {
 
 #include <mbedtls/ssl.h>
 
+#include "aesgcm.h"
 #include "tls.h"
 
 static const char *certs;
@@ -555,6 +556,154 @@ static void test_map_error(void) {
            UVWS_ETLS);
 }
 
+/* A configuration whose sessions keep their records with mbedTLS (own 0)
+ * or hand AES-GCM ones to tls_rec.c (own 1, the default). */
+static uvws__tls_conf_t *conf_with(int is_server, int own) {
+  uvws__tls_conf_t *conf;
+  int saved = uvws__tls_own_records;
+  uvws__tls_own_records = own;
+  conf = is_server ? server_conf("server") : client_conf(0);
+  uvws__tls_own_records = saved;
+  return conf;
+}
+
+/* A client and a server, each with its records kept by mbedTLS or by
+ * tls_rec.c, open; checks who took the records over. */
+static void pair_open(side_t *c, side_t *s, uvws__tls_conf_t *cc,
+                      uvws__tls_conf_t *sc, int c_own, int s_own) {
+  char who;
+  side_init(c, cc, "localhost");
+  side_init(s, sc, NULL);
+  CHECK_EQ(handshake(c, s, NULL, NULL, &who), 0);
+  CHECK(strstr(uvws__tls_ciphersuite(&c->t), "AES-128-GCM") != NULL);
+  CHECK_EQ(c->t.rec_on, c_own);
+  CHECK_EQ(s->t.rec_on, s_own);
+}
+
+/* Records written by one and read by the other, every way round: whole,
+ * a byte at a time, split in two; close_notify from either side. */
+static void test_own_records(void) {
+  static const size_t splits[] = {0, 1, 2 + 5, 2 + 29, 2 + 1000};
+  int c_own, s_own;
+  size_t k;
+  for (c_own = 0; c_own < 2; c_own++) {
+    for (s_own = 0; s_own < 2; s_own++) {
+      uvws__tls_conf_t *cc = conf_with(0, c_own), *sc = conf_with(1, s_own);
+      side_t c, s;
+      for (k = 0; k < sizeof(splits) / sizeof(splits[0]); k++) {
+        pair_open(&c, &s, cc, sc, c_own, s_own);
+        exchange(&c, &s, splits[k]);
+        side_free(&c);
+        side_free(&s);
+      }
+      /* The server's close_notify. */
+      pair_open(&c, &s, cc, sc, c_own, s_own);
+      CHECK_EQ(uvws__tls_close_notify(&s.t, &s.out), 0);
+      CHECK_EQ(transfer(&s, &c, 1), 0);
+      CHECK_EQ(c.t.state, UVWS__TLS_PEER_CLOSED);
+      CHECK_EQ(c.got.len, 0);
+      side_free(&c);
+      side_free(&s);
+      uvws__tls_conf_free(cc);
+      uvws__tls_conf_free(sc);
+    }
+  }
+}
+
+/* A record tampered with in transit: the reader refuses it with
+ * bad_record_mac, which the writer reads as a fatal alert. Either side may
+ * be tls_rec.c; the other is mbedTLS. */
+static void test_own_records_tampered(void) {
+  int c_own;
+  for (c_own = 0; c_own < 2; c_own++) {
+    uvws__tls_conf_t *cc = conf_with(0, c_own), *sc = conf_with(1, !c_own);
+    uvws__tls_iov_t iov = {"hello, server", 13};
+    side_t c, s;
+    size_t at;
+    for (at = 5; at < 5 + 8 + 13 + 16; at += 6) {
+      pair_open(&c, &s, cc, sc, c_own, !c_own);
+      CHECK_EQ(uvws__tls_writev(&c.t, &iov, 1, &c.out), 0);
+      CHECK_EQ(c.out.len, 5 + 8 + 13 + 16);
+      c.out.base[at] ^= 0x04; /* nonce, ciphertext or tag */
+      CHECK_EQ(transfer(&c, &s, 0), UVWS_ETLS);
+      CHECK_EQ(s.t.err, MBEDTLS_ERR_SSL_INVALID_MAC);
+      CHECK_EQ(s.got.len, 0);
+      CHECK(s.out.len > 0);
+      CHECK_EQ(transfer(&s, &c, 0), UVWS_ETLS);
+      CHECK_EQ(c.t.err, MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+      side_free(&c);
+      side_free(&s);
+    }
+    uvws__tls_conf_free(cc);
+    uvws__tls_conf_free(sc);
+  }
+}
+
+/* What tls_rec.c refuses, or answers, after the handshake. */
+static void test_own_records_refused(void) {
+  static const struct {
+    unsigned char header[5];
+    int err; /* the server's mbedTLS error */
+  } headers[] = {
+      /* 16 KiB of plaintext and one byte more */
+      {{23, 3, 3, 0x40, 8 + 16 + 1}, MBEDTLS_ERR_SSL_INVALID_RECORD},
+      {{24, 3, 3, 0, 40}, MBEDTLS_ERR_SSL_INVALID_RECORD}, /* no such type */
+      {{23, 3, 1, 0, 40}, MBEDTLS_ERR_SSL_INVALID_RECORD}, /* TLS 1.0 */
+      {{23, 3, 3, 0, 23}, MBEDTLS_ERR_SSL_INVALID_MAC},    /* too short */
+  };
+  uvws__tls_conf_t *cc = conf_with(0, 1), *sc = conf_with(1, 1);
+  static const char hello_request[4] = {0, 0, 0, 0};
+  uvws__tls_iov_t iov;
+  side_t c, s;
+  size_t i;
+
+  /* A bad header fails at once, before its record's body. */
+  for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+    pair_open(&c, &s, cc, sc, 1, 1);
+    CHECK_EQ(deliver(&s, (const char *)headers[i].header, 5, 0), UVWS_ETLS);
+    CHECK_EQ(s.t.err, headers[i].err);
+    CHECK_EQ(transfer(&s, &c, 0), UVWS_ETLS); /* the alert */
+    CHECK_EQ(c.t.err, MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE);
+    side_free(&c);
+    side_free(&s);
+  }
+
+  /* A ChangeCipherSpec, and an alert that is not two bytes. */
+  for (i = 0; i < 2; i++) {
+    pair_open(&c, &s, cc, sc, 1, 1);
+    iov.base = "\x01\x00\x00";
+    iov.len = i == 0 ? 1 : 3;
+    CHECK_EQ(uvws__tls_rec_write(c.t.rec, &uvws__libc_allocator,
+                                 i == 0 ? UVWS__TLS_CHANGE_CIPHER_SPEC
+                                        : UVWS__TLS_ALERT,
+                                 &iov, 1, &c.out),
+             0);
+    CHECK_EQ(transfer(&c, &s, 0), UVWS_ETLS);
+    CHECK_EQ(s.t.err, i == 0 ? MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE
+                             : MBEDTLS_ERR_SSL_INVALID_RECORD);
+    side_free(&c);
+    side_free(&s);
+  }
+
+  /* A request to renegotiate is declined with a warning, and the session
+   * goes on, its sequence numbers in step. */
+  pair_open(&c, &s, cc, sc, 1, 1);
+  iov.base = hello_request;
+  iov.len = sizeof(hello_request);
+  CHECK_EQ(uvws__tls_rec_write(c.t.rec, &uvws__libc_allocator,
+                               UVWS__TLS_HANDSHAKE_MSG, &iov, 1, &c.out),
+           0);
+  CHECK_EQ(transfer(&c, &s, 0), 0);
+  CHECK_EQ(s.out.len, 5 + 8 + 2 + 16); /* the no_renegotiation warning */
+  CHECK_EQ(transfer(&s, &c, 0), 0);
+  CHECK_EQ(c.t.state, UVWS__TLS_OPEN);
+  exchange(&c, &s, 0);
+  side_free(&c);
+  side_free(&s);
+  uvws__tls_conf_free(cc);
+  uvws__tls_conf_free(sc);
+}
+
 int main(void) {
   certs = getenv("UVWS_TEST_CERTS");
   if (certs == NULL) {
@@ -569,6 +718,13 @@ int main(void) {
   test_verify();
   test_client_certs();
   test_splits();
+  if (uvws__aesgcm_supported()) {
+    test_own_records();
+    test_own_records_tampered();
+    test_own_records_refused();
+  } else {
+    fprintf(stderr, "  no AES-NI or PCLMULQDQ: mbedTLS keeps the records\n");
+  }
   printf("test_tls_filter: ok\n");
   return 0;
 }
