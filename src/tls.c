@@ -247,7 +247,8 @@ static int export_keys(void *arg, const unsigned char *ms,
   (void)prf;
   if (t == NULL || t->rec != NULL || t->ssl.session_negotiate == NULL)
     return 0;
-  suite = mbedtls_ssl_ciphersuite_from_id(t->ssl.session_negotiate->ciphersuite);
+  suite =
+      mbedtls_ssl_ciphersuite_from_id(t->ssl.session_negotiate->ciphersuite);
   if (suite == NULL ||
       (suite->cipher != MBEDTLS_CIPHER_AES_128_GCM &&
        suite->cipher != MBEDTLS_CIPHER_AES_256_GCM) ||
@@ -257,9 +258,9 @@ static int export_keys(void *arg, const unsigned char *ms,
   if (t->rec == NULL)
     return 0; /* likewise */
   /* The sequence numbers are set when the records are taken over. */
-  if (c->is_server ? uvws__tls_rec_init(t->rec, sk, siv, ck, civ, keylen, 0, 0)
-                   : uvws__tls_rec_init(t->rec, ck, civ, sk, siv, keylen, 0,
-                                        0)) {
+  if (c->is_server
+          ? uvws__tls_rec_init(t->rec, sk, siv, ck, civ, keylen, 0, 0)
+          : uvws__tls_rec_init(t->rec, ck, civ, sk, siv, keylen, 0, 0)) {
     uvws__free(&c->alloc, t->rec);
     t->rec = NULL;
   }
@@ -295,8 +296,8 @@ int uvws__tls_conf_new(const uvws_allocator_t *al, uvws__tls_conf_t **out,
     return UV_EINVAL;
   if ((unsigned)o->client_cert > UVWS_TLS_CLIENT_CERT_REQUIRED)
     return UV_EINVAL;
-  if (is_server && (!has_cert ||
-                    (o->client_cert != UVWS_TLS_CLIENT_CERT_NONE && !has_ca)))
+  if (is_server &&
+      (!has_cert || (o->client_cert != UVWS_TLS_CLIENT_CERT_NONE && !has_ca)))
     return UV_EINVAL;
 
   c = uvws__calloc(al, 1, sizeof(*c));
@@ -661,8 +662,8 @@ static int rec_step(uvws__tls_t *t, char *plain, size_t *fill) {
   }
 }
 
-int uvws__tls_feed(uvws__tls_t *t, const char *in, size_t len,
-                   uvws__buf_t *out, const uvws__tls_cbs_t *cbs, void *arg) {
+int uvws__tls_feed(uvws__tls_t *t, const char *in, size_t len, uvws__buf_t *out,
+                   const uvws__tls_cbs_t *cbs, void *arg) {
   uvws__buf_t *saved = t->out;
   char *plain = t->conf->plain;
   size_t fill = 0;
@@ -747,8 +748,8 @@ int uvws__tls_writev(uvws__tls_t *t, const uvws__tls_iov_t *iov, size_t n,
                ? uvws__tls_map_error(t->err, t->verify_flags)
                : UVWS_ESTATE;
   if (t->rec_on) {
-    r = uvws__tls_rec_write(t->rec, &t->conf->alloc,
-                            UVWS__TLS_APPLICATION_DATA, iov, n, out);
+    r = uvws__tls_rec_write(t->rec, &t->conf->alloc, UVWS__TLS_APPLICATION_DATA,
+                            iov, n, out);
     if (r == UVWS__TLS_REC_ESEQ)
       return fail(t, MBEDTLS_ERR_SSL_COUNTER_WRAPPING);
     return r;

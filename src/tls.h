@@ -53,8 +53,8 @@ typedef struct {
   mbedtls_ssl_context ssl;
   uvws__tls_conf_t *conf;
   uint8_t state;
-  uint8_t opened;  /* the handshake completed once */
-  uint8_t ip_len;  /* client for an IP literal: 4 or 16, else 0 */
+  uint8_t opened; /* the handshake completed once */
+  uint8_t ip_len; /* client for an IP literal: 4 or 16, else 0 */
   uint8_t ip[16];
   /* AES-GCM sessions on a processor with AES-NI and PCLMULQDQ: the keys,
    * from the moment mbedTLS derives them (NULL otherwise), and whether the
@@ -90,8 +90,8 @@ int uvws__tls_start(uvws__tls_t *t, uvws__buf_t *out);
  * verification, UV_ENOMEM, or UVWS_ETLS. Plaintext decrypted before an
  * error is delivered first. When the peer's close_notify arrives the state
  * becomes PEER_CLOSED and later input is ignored. */
-int uvws__tls_feed(uvws__tls_t *t, const char *in, size_t len,
-                   uvws__buf_t *out, const uvws__tls_cbs_t *cbs, void *arg);
+int uvws__tls_feed(uvws__tls_t *t, const char *in, size_t len, uvws__buf_t *out,
+                   const uvws__tls_cbs_t *cbs, void *arg);
 
 /* Encrypts the pieces in order, appending the records to out. Small pieces
  * share records (up to 16 KiB each). Only once the handshake completed.

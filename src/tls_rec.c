@@ -163,7 +163,19 @@ int uvws__tls_rec_write(uvws__tls_rec_t *r, const uvws_allocator_t *al,
     size_t m = total < UVWS__TLS_RECORD ? total : UVWS__TLS_RECORD, got = 0;
     unsigned char *h = (unsigned char *)out->base + out->len;
     unsigned char *body = h + HEADER + EXPLICIT, nonce[12], aad[13];
-    /* The plaintext, gathered from the pieces, is sealed where it lies. */
+    const unsigned char *src = body;
+    while (iov[i].len == off) {
+      i++;
+      off = 0;
+    }
+    if (iov[i].len - off >= m) {
+      /* Within one piece: sealed from there, without a copy. */
+      src = (const unsigned char *)iov[i].base + off;
+      off += m;
+      got = m;
+    }
+    /* Otherwise the plaintext is gathered from the pieces, and sealed
+     * where it lies. */
     while (got < m) {
       size_t k = iov[i].len - off;
       if (k > m - got)
@@ -191,7 +203,7 @@ int uvws__tls_rec_write(uvws__tls_rec_t *r, const uvws_allocator_t *al,
     aad[10] = 3;
     aad[11] = (unsigned char)(m >> 8);
     aad[12] = (unsigned char)m;
-    uvws__aesgcm_seal(&r->seal, nonce, aad, sizeof(aad), body, body, m,
+    uvws__aesgcm_seal(&r->seal, nonce, aad, sizeof(aad), src, body, m,
                       body + m);
     r->seal_seq++;
     out->len += HEADER + EXPLICIT + m + TAG;

@@ -34,11 +34,11 @@ static size_t unhex(const char *s, unsigned char *out) {
 static const struct {
   const char *key, *iv, *plain, *aad, *cipher, *tag;
 } vectors[] = {
-    {"00000000000000000000000000000000", "000000000000000000000000", "", "",
-     "", "58e2fccefa7e3061367f1d57a4e7455a"},
+    {"00000000000000000000000000000000", "000000000000000000000000", "", "", "",
+     "58e2fccefa7e3061367f1d57a4e7455a"},
     {"00000000000000000000000000000000", "000000000000000000000000",
-     "00000000000000000000000000000000", "",
-     "0388dace60b6a392f328c2b971b2fe78", "ab6e47d42cec13bdf53a67b21257bddf"},
+     "00000000000000000000000000000000", "", "0388dace60b6a392f328c2b971b2fe78",
+     "ab6e47d42cec13bdf53a67b21257bddf"},
     {"feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
      "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255",
@@ -125,11 +125,11 @@ static void one(size_t klen, size_t len, size_t alen) {
   fill(aad, alen);
   fill(plain, len);
   mbedtls_gcm_init(&m);
-  CHECK_EQ(mbedtls_gcm_setkey(&m, MBEDTLS_CIPHER_ID_AES, key,
-                              (unsigned)klen * 8),
-           0);
-  CHECK_EQ(mbedtls_gcm_crypt_and_tag(&m, MBEDTLS_GCM_ENCRYPT, len, iv, 12,
-                                     aad, alen, plain, ref, 16, reftag),
+  CHECK_EQ(
+      mbedtls_gcm_setkey(&m, MBEDTLS_CIPHER_ID_AES, key, (unsigned)klen * 8),
+      0);
+  CHECK_EQ(mbedtls_gcm_crypt_and_tag(&m, MBEDTLS_GCM_ENCRYPT, len, iv, 12, aad,
+                                     alen, plain, ref, 16, reftag),
            0);
   mbedtls_gcm_free(&m);
 

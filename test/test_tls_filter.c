@@ -54,8 +54,8 @@ static uvws__tls_conf_t *client_conf(int verify) {
 /* One side: its filter, what it has to send, what it received. */
 typedef struct {
   uvws__tls_t t;
-  uvws__buf_t out;  /* ciphertext to send */
-  uvws__buf_t got;  /* plaintext received */
+  uvws__buf_t out; /* ciphertext to send */
+  uvws__buf_t got; /* plaintext received */
   int opened;
 } side_t;
 
@@ -362,8 +362,8 @@ static void test_verify(void) {
     side_init(&s, sc, NULL);
     r = handshake(&c, &s, NULL, NULL, &who);
     if (r != verify_cases[i].err)
-      fprintf(stderr, "case %zu (%s for %s): got %s from '%c', flags %x\n",
-              i, verify_cases[i].server, verify_cases[i].host,
+      fprintf(stderr, "case %zu (%s for %s): got %s from '%c', flags %x\n", i,
+              verify_cases[i].server, verify_cases[i].host,
               r ? uvws_err_name(r) : "0", who, c.t.verify_flags);
     CHECK_EQ(r, verify_cases[i].err);
     if (r != 0) {
