@@ -145,16 +145,15 @@ TARGET static inline __m128i reduce(__m128i lo, __m128i mid, __m128i hi) {
    * x^2 + x^7), which lands on hi as lo ^ lo>>1 ^ lo>>2 ^ lo>>7 (128-bit
    * shifts). What those shifts push out of the bottom is x^128..x^134
    * again: lo<<127 ^ lo<<126 ^ lo<<121, folded into lo first. */
-  t = _mm_xor_si128(_mm_xor_si128(_mm_slli_epi64(lo, 63),
-                                  _mm_slli_epi64(lo, 62)),
-                    _mm_slli_epi64(lo, 57));
+  t = _mm_xor_si128(
+      _mm_xor_si128(_mm_slli_epi64(lo, 63), _mm_slli_epi64(lo, 62)),
+      _mm_slli_epi64(lo, 57));
   lo = _mm_xor_si128(lo, _mm_slli_si128(t, 8));
-  s = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(lo, 1),
-                                  _mm_srli_epi64(lo, 2)),
+  s = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(lo, 1), _mm_srli_epi64(lo, 2)),
                     _mm_srli_epi64(lo, 7));
-  t = _mm_xor_si128(_mm_xor_si128(_mm_slli_epi64(lo, 63),
-                                  _mm_slli_epi64(lo, 62)),
-                    _mm_slli_epi64(lo, 57));
+  t = _mm_xor_si128(
+      _mm_xor_si128(_mm_slli_epi64(lo, 63), _mm_slli_epi64(lo, 62)),
+      _mm_slli_epi64(lo, 57));
   return _mm_xor_si128(_mm_xor_si128(hi, lo),
                        _mm_xor_si128(s, _mm_srli_si128(t, 8)));
 }
@@ -177,8 +176,8 @@ TARGET static inline __m128i ghash4(__m128i y, const __m128i x[4],
 }
 
 /* y after p[0..n), zero-padded to whole blocks. */
-TARGET static __m128i ghash_bytes(__m128i y, __m128i h,
-                                  const unsigned char *p, size_t n) {
+TARGET static __m128i ghash_bytes(__m128i y, __m128i h, const unsigned char *p,
+                                  size_t n) {
   unsigned char last[16];
   while (n >= 16) {
     y = gmul(_mm_xor_si128(y, bswap128(_mm_loadu_si128((const __m128i *)p))),
@@ -234,10 +233,11 @@ TARGET static inline __m128i counter(__m128i base, uint32_t n) {
 /* Seals (open = 0) or opens: the keystream is the same both ways, the hash
  * is over the ciphertext, which is the output when sealing and the input
  * when opening. Writes the computed tag. */
-TARGET static void gcm_crypt(const uvws__aesgcm_t *g, const unsigned char *nonce,
-                         const unsigned char *aad, size_t aad_len,
-                         const unsigned char *in, unsigned char *out,
-                         size_t len, int open, unsigned char tag[16]) {
+TARGET static void gcm_crypt(const uvws__aesgcm_t *g,
+                             const unsigned char *nonce,
+                             const unsigned char *aad, size_t aad_len,
+                             const unsigned char *in, unsigned char *out,
+                             size_t len, int open, unsigned char tag[16]) {
   __m128i rk[15], h[4], base, y, b[4], c[4], x[4];
   unsigned char pad[16];
   uint32_t ctr = 2;
