@@ -20,6 +20,18 @@
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("aes,pclmul,ssse3,sse4.1")))
+#define TARGET_WIDE                                                            \
+  __attribute__((target("aes,pclmul,ssse3,sse4.1,avx2,avx512f,avx512bw,"       \
+                        "vaes,vpclmulqdq")))
+
+int uvws__aesgcm_wide_allowed = 1;
+
+static int wide_supported(void) {
+  /* libgcc also checks that the system saves the 512-bit registers. */
+  return __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vaes") &&
+         __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx2");
+}
 
 int uvws__aesgcm_supported(void) {
   /* libgcc fills in the processor's features before main(). */
@@ -198,7 +210,7 @@ TARGET static __m128i ghash_bytes(__m128i y, __m128i h, const unsigned char *p,
 
 TARGET static int init_x86(uvws__aesgcm_t *g, const unsigned char *key,
                            size_t keylen) {
-  __m128i rk[15], h[4];
+  __m128i rk[15], h[16];
   int i;
   if (keylen == 16) {
     expand128(rk, key);
@@ -212,10 +224,13 @@ TARGET static int init_x86(uvws__aesgcm_t *g, const unsigned char *key,
   for (i = 0; i <= g->rounds; i++)
     _mm_storeu_si128((__m128i *)g->rk[i], rk[i]);
   h[0] = bswap128(aes1(rk, g->rounds, _mm_setzero_si128()));
-  for (i = 1; i < 4; i++)
+  for (i = 1; i < 16; i++)
     h[i] = gmul(h[i - 1], h[0]);
   for (i = 0; i < 4; i++)
     _mm_storeu_si128((__m128i *)g->h[i], h[i]);
+  g->wide = uvws__aesgcm_wide_allowed && wide_supported();
+  for (i = 0; i < 16; i++)
+    _mm_storeu_si128((__m128i *)g->hw[i], h[15 - i]);
   return 0;
 }
 
@@ -228,6 +243,108 @@ int uvws__aesgcm_init(uvws__aesgcm_t *g, const unsigned char *key,
 /* The counter block: the nonce, then a 32-bit big-endian counter. */
 TARGET static inline __m128i counter(__m128i base, uint32_t n) {
   return _mm_insert_epi32(base, (int)__builtin_bswap32(n), 3);
+}
+
+/* XOR of the four 128-bit lanes of v. */
+TARGET_WIDE static inline __m128i fold4(__m512i v) {
+  __m256i t = _mm256_xor_si256(_mm512_castsi512_si256(v),
+                               _mm512_extracti64x4_epi64(v, 1));
+  return _mm_xor_si128(_mm256_castsi256_si128(t),
+                       _mm256_extracti128_si256(t, 1));
+}
+
+/* The whole 256-byte steps of in[0..len): sixteen blocks, four to a
+ * register, with the hash of all sixteen reduced once. Advances *ctr and
+ * *y; returns the bytes done. */
+/* Adds the products of the four blocks of x by the four powers in h
+ * (lane by lane) to lo, mid and hi. */
+TARGET_WIDE static inline void clmul_acc4(__m512i x, __m512i h, __m512i *lo,
+                                          __m512i *mid, __m512i *hi) {
+  *lo = _mm512_xor_si512(*lo, _mm512_clmulepi64_epi128(x, h, 0x00));
+  *hi = _mm512_xor_si512(*hi, _mm512_clmulepi64_epi128(x, h, 0x11));
+  *mid = _mm512_xor_si512(
+      *mid, _mm512_xor_si512(_mm512_clmulepi64_epi128(x, h, 0x01),
+                             _mm512_clmulepi64_epi128(x, h, 0x10)));
+}
+
+/* The whole 256-byte steps of in[0..len): sixteen blocks, four to a
+ * register (written out one by one, so that they stay in registers), with
+ * the hash of all sixteen reduced once. Advances *ctr and *y; returns the
+ * bytes done. */
+TARGET_WIDE static size_t wide_steps(const uvws__aesgcm_t *g,
+                                     const __m128i *rk128, __m128i base128,
+                                     uint32_t *ctr, const unsigned char *in,
+                                     unsigned char *out, size_t len, int open,
+                                     __m128i *y) {
+  __m512i rk[15], h0, h1, h2, h3, b0, b1, b2, b3, c0, c1, c2, c3, lo, mid, hi;
+  __m512i ctrs, base, bsw, pick, four;
+  const __m512i zero = _mm512_setzero_si512();
+  uint32_t n = *ctr;
+  size_t i = 0;
+  int nr = g->rounds, r;
+
+  for (r = 0; r <= nr; r++)
+    rk[r] = _mm512_broadcast_i32x4(rk128[r]);
+  h0 = _mm512_loadu_si512((const void *)g->hw[0]);
+  h1 = _mm512_loadu_si512((const void *)g->hw[4]);
+  h2 = _mm512_loadu_si512((const void *)g->hw[8]);
+  h3 = _mm512_loadu_si512((const void *)g->hw[12]);
+  base = _mm512_broadcast_i32x4(base128);
+  bsw = _mm512_broadcast_i32x4(
+      _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  /* Byte-swaps the last dword of each block and clears the rest. */
+  pick = _mm512_broadcast_i32x4(_mm_set_epi8(12, 13, 14, 15, -128, -128, -128,
+                                             -128, -128, -128, -128, -128, -128,
+                                             -128, -128, -128));
+  four = _mm512_broadcast_i32x4(_mm_set_epi32(4, 0, 0, 0));
+  ctrs = _mm512_set_epi32((int)(n + 3), 0, 0, 0, (int)(n + 2), 0, 0, 0,
+                          (int)(n + 1), 0, 0, 0, (int)n, 0, 0, 0);
+#define WIDE_CTR(b)                                                            \
+  b = _mm512_xor_si512(_mm512_or_si512(base, _mm512_shuffle_epi8(ctrs, pick)), \
+                       rk[0]);                                                 \
+  ctrs = _mm512_add_epi32(ctrs, four)
+  for (; len - i >= 256; i += 256) {
+    WIDE_CTR(b0);
+    WIDE_CTR(b1);
+    WIDE_CTR(b2);
+    WIDE_CTR(b3);
+    for (r = 1; r < nr; r++) {
+      b0 = _mm512_aesenc_epi128(b0, rk[r]);
+      b1 = _mm512_aesenc_epi128(b1, rk[r]);
+      b2 = _mm512_aesenc_epi128(b2, rk[r]);
+      b3 = _mm512_aesenc_epi128(b3, rk[r]);
+    }
+    c0 = _mm512_loadu_si512((const void *)(in + i));
+    c1 = _mm512_loadu_si512((const void *)(in + i + 64));
+    c2 = _mm512_loadu_si512((const void *)(in + i + 128));
+    c3 = _mm512_loadu_si512((const void *)(in + i + 192));
+    b0 = _mm512_xor_si512(_mm512_aesenclast_epi128(b0, rk[nr]), c0);
+    b1 = _mm512_xor_si512(_mm512_aesenclast_epi128(b1, rk[nr]), c1);
+    b2 = _mm512_xor_si512(_mm512_aesenclast_epi128(b2, rk[nr]), c2);
+    b3 = _mm512_xor_si512(_mm512_aesenclast_epi128(b3, rk[nr]), c3);
+    _mm512_storeu_si512((void *)(out + i), b0);
+    _mm512_storeu_si512((void *)(out + i + 64), b1);
+    _mm512_storeu_si512((void *)(out + i + 128), b2);
+    _mm512_storeu_si512((void *)(out + i + 192), b3);
+    if (!open) {
+      c0 = b0;
+      c1 = b1;
+      c2 = b2;
+      c3 = b3;
+    }
+    /* c0..c3: the ciphertext. y joins the first block. */
+    c0 = _mm512_xor_si512(_mm512_shuffle_epi8(c0, bsw),
+                          _mm512_inserti32x4(zero, *y, 0));
+    lo = mid = hi = zero;
+    clmul_acc4(c0, h0, &lo, &mid, &hi);
+    clmul_acc4(_mm512_shuffle_epi8(c1, bsw), h1, &lo, &mid, &hi);
+    clmul_acc4(_mm512_shuffle_epi8(c2, bsw), h2, &lo, &mid, &hi);
+    clmul_acc4(_mm512_shuffle_epi8(c3, bsw), h3, &lo, &mid, &hi);
+    *y = reduce(fold4(lo), fold4(mid), fold4(hi));
+  }
+#undef WIDE_CTR
+  *ctr = n + (uint32_t)(i / 16);
+  return i;
 }
 
 /* Seals (open = 0) or opens: the keystream is the same both ways, the hash
@@ -253,6 +370,8 @@ TARGET static void gcm_crypt(const uvws__aesgcm_t *g,
   base = _mm_loadu_si128((const __m128i *)pad);
   y = ghash_bytes(_mm_setzero_si128(), h[0], aad, aad_len);
 
+  if (g->wide)
+    i = wide_steps(g, rk, base, &ctr, in, out, len, open, &y);
   for (; len - i >= 64; i += 64, ctr += 4) {
     for (k = 0; k < 4; k++) {
       b[k] = counter(base, ctr + (uint32_t)k);

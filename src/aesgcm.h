@@ -1,8 +1,9 @@
 /* AES-GCM (NIST SP 800-38D) with a 96-bit nonce and a 128-bit tag, on the
  * x86-64 AES and carry-less multiplication instructions (AES-NI and
- * PCLMULQDQ): no table lookups, so no timing that depends on the key or
- * the data. The TLS record layer (tls_rec.c) seals and opens its records
- * with it once the handshake is over.
+ * PCLMULQDQ), and sixteen blocks at a time on their 512-bit forms (VAES,
+ * VPCLMULQDQ, AVX-512) where the processor has them: no table lookups, so
+ * no timing that depends on the key or the data. The TLS record layer
+ * (tls_rec.c) seals and opens its records with it once the handshake is over.
  *
  * On other processors, or x86-64 ones without those instructions,
  * uvws__aesgcm_supported() is 0 and nothing else may be called. Internal. */
@@ -17,8 +18,16 @@
 typedef struct {
   unsigned char rk[15][16]; /* round keys */
   unsigned char h[4][16];   /* H, H^2, H^3, H^4, bit-reflected */
-  int rounds;               /* 10 (AES-128) or 14 (AES-256) */
+  /* With the 512-bit instructions: H^16, H^15, ..., H (wide) */
+  unsigned char hw[16][16];
+  int rounds; /* 10 (AES-128) or 14 (AES-256) */
+  int wide;   /* sixteen blocks a step, on VAES and VPCLMULQDQ */
 } uvws__aesgcm_t;
+
+/* 0 makes contexts set up afterwards keep to the 128-bit instructions even
+ * where VAES, VPCLMULQDQ and AVX-512 are there (tests run both). 1 by
+ * default. */
+extern int uvws__aesgcm_wide_allowed;
 
 /* 1 if this processor runs the code below (checked once). */
 int uvws__aesgcm_supported(void);

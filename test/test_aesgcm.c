@@ -1,7 +1,8 @@
 /* AES-GCM on AES-NI and PCLMULQDQ (src/aesgcm.c): the published test
  * vectors, then every length from 0 to 600 bytes and record-sized ones,
  * with several lengths of additional data, against mbedTLS's AES-GCM;
- * sealing in place and not; opening refuses any flipped bit. */
+ * sealing in place and not; opening refuses any flipped bit. With the
+ * 512-bit instructions and without them, where the processor has them. */
 #include "test.h"
 
 #include <stdint.h>
@@ -195,8 +196,25 @@ int main(void) {
            "record layer stays on mbedTLS\n");
     return 0;
   }
-  test_vectors();
-  test_against_mbedtls();
+  {
+    /* The 512-bit steps where the processor has them, then the 128-bit
+     * code alone. */
+    uvws__aesgcm_t g;
+    unsigned char key[16] = {0};
+    int wide;
+    CHECK_EQ(uvws__aesgcm_init(&g, key, 16), 0);
+    for (wide = g.wide; wide >= 0; wide--) {
+      uvws__aesgcm_wide_allowed = wide;
+      CHECK_EQ(uvws__aesgcm_init(&g, key, 16), 0);
+      CHECK_EQ(g.wide, wide);
+      fprintf(stderr, " %s:\n",
+              wide ? "VAES and VPCLMULQDQ, 512 bits"
+                   : "AES-NI and PCLMULQDQ, 128 bits");
+      test_vectors();
+      test_against_mbedtls();
+    }
+    uvws__aesgcm_wide_allowed = 1;
+  }
   test_bad_key();
   printf("test_aesgcm: ok\n");
   return 0;
