@@ -772,14 +772,17 @@ def handshakes(d):
     return "\n".join(L)
 
 
-def memory(d):
+def memory(d, tls=0):
     L = ["| server | connections | VmRSS before | VmRSS with all idle | "
          "**bytes per idle connection** | after one 1 KiB echo on each | "
          "bytes per connection then |", "|" + "---|" * 7]
     for s in d.servers:
-        r = d.one("idle", s)
+        if tls and s == "raw":
+            continue
+        r = d.one("idle", s, tls)
         if r is None:
-            L.append("| %s | %s | | | | | |" % (NAMES[s], missing_note(d, s, 0)))
+            L.append("| %s | %s | | | | | |" % (NAMES[s],
+                                                missing_note(d, s, tls)))
             continue
         L.append("| %s | %s | %s kB | %s kB | **%.0f** | %s kB | %.0f |" % (
             NAMES[s], conns_name(r["open"]), fmt_num(r["rss_before_kb"]),
@@ -1117,8 +1120,18 @@ def main():
       "has touched; kernel socket buffers are not in it) before the "
       "connections and with 10,000 open and idle, divided by 10,000.")
     A("")
+    A("ws://")
+    A("")
     A(memory(d))
     A("")
+    if any(r["mode"] == "idle" and r.get("tls") for r in d.rows):
+        A("wss:// (the kernel's TLS state is not in VmRSS either; none of "
+          "these servers uses kernel TLS). uvws hands mbedTLS's context, "
+          "with its record buffers, back once its own records take over "
+          "after the handshake:")
+        A("")
+        A(memory(d, 1))
+        A("")
     A("## Broadcast")
     A("")
     A("10,000 subscribers; one of them asks the server to publish. The server "

@@ -512,7 +512,37 @@ void uvws__tls_free(uvws__tls_t *t) {
     uvws__free(&t->conf->alloc, t->rec);
     t->rec = NULL;
   }
-  mbedtls_ssl_free(&t->ssl);
+  uvws__free(&t->conf->alloc, t->peer_subject);
+  t->peer_subject = NULL;
+  if (!t->ssl_freed)
+    mbedtls_ssl_free(&t->ssl);
+  t->ssl_freed = 1;
+}
+
+/* Keeps the peer certificate's subject, which uvws__tls_peer_subject()
+ * gives after mbedTLS's context is gone. 0 or UV_ENOMEM. */
+static int keep_subject(uvws__tls_t *t) {
+  const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&t->ssl);
+  size_t size = 256;
+  char *p;
+  int n;
+  if (crt == NULL)
+    return 0;
+  for (;;) {
+    p = uvws__malloc(&t->conf->alloc, size);
+    if (p == NULL)
+      return UV_ENOMEM;
+    n = mbedtls_x509_dn_gets(p, size, &crt->subject);
+    if (n >= 0)
+      break;
+    uvws__free(&t->conf->alloc, p);
+    if (size >= 64 * 1024)
+      return 0; /* no subject to give */
+    size *= 2;
+  }
+  t->peer_subject = p;
+  t->peer_subject_len = (size_t)n;
+  return 0;
 }
 
 static uint64_t get64(const unsigned char *p) {
@@ -540,6 +570,13 @@ static void take_over(uvws__tls_t *t) {
   t->rec->seal_seq = get64(t->ssl.cur_out_ctr);
   t->rec->open_seq = get64(t->ssl.in_ctr);
   t->rec_on = 1;
+  /* mbedTLS has nothing more to do: its context goes, with the record
+   * buffers, unless keeping what is asked of it fails. */
+  t->suite = mbedtls_ssl_get_ciphersuite(&t->ssl);
+  if (keep_subject(t) == 0) {
+    mbedtls_ssl_free(&t->ssl);
+    t->ssl_freed = 1;
+  }
 }
 
 /* Runs the handshake as far as the input allows. 0 when it needs more
@@ -813,12 +850,22 @@ int uvws__tls_close_notify(uvws__tls_t *t, uvws__buf_t *out) {
 }
 
 const char *uvws__tls_ciphersuite(const uvws__tls_t *t) {
+  if (t->ssl_freed)
+    return t->suite;
   return t->opened ? mbedtls_ssl_get_ciphersuite(&t->ssl) : NULL;
 }
 
 int uvws__tls_peer_subject(const uvws__tls_t *t, char *buf, size_t size) {
   const mbedtls_x509_crt *crt;
   int n;
+  if (t->ssl_freed) {
+    if (t->peer_subject == NULL)
+      return UV_ENOENT;
+    if (t->peer_subject_len >= size)
+      return UV_ENOBUFS;
+    memcpy(buf, t->peer_subject, t->peer_subject_len + 1);
+    return (int)t->peer_subject_len;
+  }
   if (!t->opened || (crt = mbedtls_ssl_get_peer_cert(&t->ssl)) == NULL)
     return UV_ENOENT;
   n = mbedtls_x509_dn_gets(buf, size, &crt->subject);

@@ -61,6 +61,12 @@ typedef struct {
    * records are ours yet (from the end of the handshake on). */
   uvws__tls_rec_t *rec;
   uint8_t rec_on;
+  /* Once the records are ours, mbedTLS's context (its record buffers,
+   * about 33 KiB) is released; what is still asked of it is kept: */
+  uint8_t ssl_freed;
+  const char *suite;  /* the cipher suite's name (static) */
+  char *peer_subject; /* the peer certificate's subject, or NULL */
+  size_t peer_subject_len;
   /* Where the memory callbacks read and write during a call. */
   const char *in;
   size_t in_len;

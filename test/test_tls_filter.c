@@ -578,6 +578,9 @@ static void pair_open(side_t *c, side_t *s, uvws__tls_conf_t *cc,
   CHECK(strstr(uvws__tls_ciphersuite(&c->t), "AES-128-GCM") != NULL);
   CHECK_EQ(c->t.rec_on, c_own);
   CHECK_EQ(s->t.rec_on, s_own);
+  /* With the records, mbedTLS's context and its buffers are gone. */
+  CHECK_EQ(c->t.ssl_freed, c_own);
+  CHECK_EQ(s->t.ssl_freed, s_own);
 }
 
 /* Records written by one and read by the other, every way round: whole,
