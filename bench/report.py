@@ -613,6 +613,24 @@ def gaps(d):
         if ws and us:
             text += (" At 1 KiB uvws does %s messages/s, uWebSockets.js %s "
                      "(%.2f×)." % (fmt_num(ws), fmt_num(us), ws / us))
+            ucpu = [r["server_cpu"] for r in
+                    d.sample_rows("uvws", 1, 100, 1024, 8)]
+            if ucpu and statistics.median(ucpu) < 0.9:
+                per = {}
+                for s in ("uvws", "uws"):
+                    v = [r["msgs_per_s"] / r["server_cpu"] for r in
+                         d.sample_rows(s, 1, 100, 1024, 8)
+                         if r["server_cpu"] > 0.05]
+                    per[s] = statistics.median(v) if v else None
+                text += (" The load generator, whose TLS is OpenSSL's, was "
+                         "the limit there: uvws used %.2f of its core "
+                         "(median)" % statistics.median(ucpu))
+                if per["uvws"] and per["uws"]:
+                    text += (", and per second of server CPU it echoed %s "
+                             "messages, uWebSockets.js %s (%.2f×)" % (
+                                 fmt_num(per["uvws"]), fmt_num(per["uws"]),
+                                 per["uvws"] / per["uws"]))
+                text += "."
         if t1:
             gcm = sum(n for f, n in t1["top"]
                       if short_fn(f) in ("gcm_crypt", "wide_steps"))
@@ -1017,7 +1035,7 @@ def main():
     n = d.headline_count()
     il = d.interleaved()
     if il:
-        A("Each ws:// figure here and in the targets is the median of %d "
+        A("Each figure here and in the targets is the median of %d "
           "windows of %g s, measured with every server running at once and "
           "the load generator taking them in turn for each payload size, "
           "%d times: a slow spell of the machine (they last seconds) falls "

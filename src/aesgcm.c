@@ -17,6 +17,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("aes,pclmul,ssse3,sse4.1")))
@@ -26,17 +27,45 @@
 
 int uvws__aesgcm_wide_allowed = 1;
 
+enum { HAS_AESNI = 1, HAS_WIDE = 2, KNOWN = 4 };
+
+/* What the processor and the system offer, from CPUID and XGETBV (not
+ * __builtin_cpu_supports(), whose feature names differ between compilers).
+ * Asked once; the answer is the same for every thread. */
+static int features(void) {
+  static int known;
+  unsigned a, b, c, d, xlo = 0, xhi = 0;
+  int f = __atomic_load_n(&known, __ATOMIC_RELAXED);
+  if (f & KNOWN)
+    return f;
+  f = KNOWN;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    /* ECX: SSSE3 9, SSE4.1 19, AES 25, PCLMULQDQ 1, OSXSAVE 27. */
+    if ((c & (1u << 9)) && (c & (1u << 19)) && (c & (1u << 25)) &&
+        (c & (1u << 1)))
+      f |= HAS_AESNI;
+    if (c & (1u << 27))
+      __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    (void)xhi;
+  }
+  /* The system saves the SSE, AVX and the three AVX-512 states (XCR0 bits
+   * 1, 2, 5, 6, 7); leaf 7: EBX AVX2 5, AVX512F 16, AVX512BW 30; ECX VAES
+   * 9, VPCLMULQDQ 10. */
+  if ((f & HAS_AESNI) && (xlo & 0xe6) == 0xe6 &&
+      __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 5)) &&
+      (b & (1u << 16)) && (b & (1u << 30)) && (c & (1u << 9)) &&
+      (c & (1u << 10)))
+    f |= HAS_WIDE;
+  __atomic_store_n(&known, f, __ATOMIC_RELAXED);
+  return f;
+}
+
 static int wide_supported(void) {
-  /* libgcc also checks that the system saves the 512-bit registers. */
-  return __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vaes") &&
-         __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx2");
+  return (features() & HAS_WIDE) != 0;
 }
 
 int uvws__aesgcm_supported(void) {
-  /* libgcc fills in the processor's features before main(). */
-  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul") &&
-         __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1");
+  return (features() & HAS_AESNI) != 0;
 }
 
 /* ----------------------------------------------------------------------- */

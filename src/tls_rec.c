@@ -130,6 +130,15 @@ int uvws__tls_rec_read(uvws__tls_rec_t *r, const uvws_allocator_t *al,
   }
   p = (const unsigned char *)r->part.base;
   whole = HEADER + ((size_t)p[3] << 8 | p[4]);
+  if (r->part.cap < whole) {
+    /* Room for this record exactly. */
+    char *grown = uvws__realloc(al, r->part.base, whole);
+    if (grown == NULL)
+      return UVWS__TLS_REC_ENOMEM;
+    r->part.base = grown;
+    r->part.cap = whole;
+    p = (const unsigned char *)grown;
+  }
   take = whole - r->part.len;
   if (take > *len)
     take = *len;
@@ -140,8 +149,13 @@ int uvws__tls_rec_read(uvws__tls_rec_t *r, const uvws_allocator_t *al,
   if (r->part.len < whole)
     return 0;
   r->part.len = 0;
-  return open_record(r, (const unsigned char *)r->part.base, plain, plain_len,
-                     type);
+  e = open_record(r, (const unsigned char *)r->part.base, plain, plain_len,
+                  type);
+  /* A large record's room is not kept: a connection that goes idle after
+   * a large message holds none of it. */
+  if (r->part.cap > 4096)
+    uvws__buf_free(al, &r->part);
+  return e;
 }
 
 int uvws__tls_rec_write(uvws__tls_rec_t *r, const uvws_allocator_t *al,
