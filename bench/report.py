@@ -642,6 +642,25 @@ def gaps(d):
                          "{:,}".format(t1["per_msg"]), "{:,}".format(gcm),
                          100.0 * gcm / t1["per_msg"], gcm / 2048.0,
                          ", %s in mbedTLS" % "{:,}".format(mb) if mb else ""))
+        w64 = d.headline("uvws", 1, 100, 65536, 8)
+        u64 = d.headline("uws", 1, 100, 65536, 8)
+        t64 = profile_tls(d, 65536)
+        if w64 and u64 and w64 < u64:
+            text += (" At 64 KiB uvws does %s messages/s, uWebSockets.js %s "
+                     "(%.2f×)." % (fmt_num(w64), fmt_num(u64), w64 / u64))
+            if t64:
+                g64 = sum(n for f, n in t64["top"]
+                          if short_fn(f) in ("gcm_crypt", "wide_steps"))
+                c64 = sum(n for f, n in t64["top"] if short_fn(f) == "memcpy")
+                text += (" Callgrind counts %s instructions per 64 KiB "
+                         "message: %s in AES-GCM (the 128-bit code; the "
+                         "run itself used the 512-bit one) and %s in "
+                         "memcpy, mostly the opened bytes copied from TLS's "
+                         "buffer into the message. Sealing and opening "
+                         "every byte, and that copy, are what uvws does "
+                         "over wss:// beyond its ws:// path." % (
+                             "{:,}".format(t64["per_msg"]),
+                             "{:,}".format(g64), "{:,}".format(c64)))
         cc = [r for r in d.rows if r["mode"] == "echo-chacha" and
               r["label"] in ("uvws", "uws") and r["size"] == 1024]
         cu = next((r["msgs_per_s"] for r in cc if r["label"] == "uvws"), None)
