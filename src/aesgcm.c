@@ -255,8 +255,6 @@ TARGET static int init_x86(uvws__aesgcm_t *g, const unsigned char *key,
   h[0] = bswap128(aes1(rk, g->rounds, _mm_setzero_si128()));
   for (i = 1; i < 16; i++)
     h[i] = gmul(h[i - 1], h[0]);
-  for (i = 0; i < 4; i++)
-    _mm_storeu_si128((__m128i *)g->h[i], h[i]);
   g->wide = uvws__aesgcm_wide_allowed && wide_supported();
   for (i = 0; i < 16; i++)
     _mm_storeu_si128((__m128i *)g->hw[i], h[15 - i]);
@@ -393,7 +391,7 @@ TARGET static void gcm_crypt(const uvws__aesgcm_t *g,
   for (k = 0; k <= nr; k++)
     rk[k] = _mm_loadu_si128((const __m128i *)g->rk[k]);
   for (k = 0; k < 4; k++)
-    h[k] = _mm_loadu_si128((const __m128i *)g->h[k]);
+    h[k] = _mm_loadu_si128((const __m128i *)g->hw[15 - k]);
   memcpy(pad, nonce, 12);
   memset(pad + 12, 0, 4);
   base = _mm_loadu_si128((const __m128i *)pad);

@@ -17,8 +17,8 @@
  * can live in any structure; loaded with unaligned loads. */
 typedef struct {
   unsigned char rk[15][16]; /* round keys */
-  unsigned char h[4][16];   /* H, H^2, H^3, H^4, bit-reflected */
-  /* With the 512-bit instructions: H^16, H^15, ..., H (wide) */
+  /* H^16, H^15, ..., H, bit-reflected: the 128-bit code uses the last
+   * four, the 512-bit code (wide) all of them, four to a register. */
   unsigned char hw[16][16];
   int rounds; /* 10 (AES-128) or 14 (AES-256) */
   int wide;   /* sixteen blocks a step, on VAES and VPCLMULQDQ */

@@ -506,12 +506,17 @@ fail:
   return r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? UV_ENOMEM : UVWS_ETLS;
 }
 
+/* Releases the record layer's keys, if any. */
+static void drop_rec(uvws__tls_t *t) {
+  if (t->rec == NULL)
+    return;
+  uvws__tls_rec_free(t->rec, &t->conf->alloc);
+  uvws__free(&t->conf->alloc, t->rec);
+  t->rec = NULL;
+}
+
 void uvws__tls_free(uvws__tls_t *t) {
-  if (t->rec != NULL) {
-    uvws__tls_rec_free(t->rec, &t->conf->alloc);
-    uvws__free(&t->conf->alloc, t->rec);
-    t->rec = NULL;
-  }
+  drop_rec(t);
   uvws__free(&t->conf->alloc, t->peer_subject);
   t->peer_subject = NULL;
   if (!t->ssl_freed)
@@ -562,9 +567,7 @@ static void take_over(uvws__tls_t *t) {
     return;
   if (mbedtls_ssl_check_pending(&t->ssl) != 0 ||
       t->ssl.minor_ver != MBEDTLS_SSL_MINOR_VERSION_3) {
-    uvws__tls_rec_free(t->rec, &t->conf->alloc);
-    uvws__free(&t->conf->alloc, t->rec);
-    t->rec = NULL;
+    drop_rec(t);
     return;
   }
   t->rec->seal_seq = get64(t->ssl.cur_out_ctr);
