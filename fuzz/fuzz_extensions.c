@@ -30,16 +30,9 @@
 #include "deflate.h"
 #include "handshake.h"
 #include "uvws_errno.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 static const char EXT[] = "Sec-WebSocket-Extensions";
 

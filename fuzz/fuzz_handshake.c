@@ -16,16 +16,9 @@
 
 #include "handshake.h"
 #include "uvws_errno.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 /* The key of RFC 6455 1.3, so that its sample response validates. */
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="

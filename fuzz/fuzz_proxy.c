@@ -31,16 +31,9 @@
 #include "proxy.h"
 #include "url.h"
 #include "uvws_errno.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 /* The client's limit on the proxy's answer (max_header_size), small here
  * so that the fuzzer reaches it. */

@@ -13,16 +13,9 @@
 #include <string.h>
 
 #include "tls_rec.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 static const unsigned char key_a[32] = "uvws fuzz: the key of side A...";
 static const unsigned char key_b[32] = "uvws fuzz: the key of side B...";
@@ -34,21 +27,20 @@ static char plain[UVWS__TLS_RECORD];
 /* Reads in[0..len) through r in pieces of step bytes; the opened
  * application data goes to got (when not NULL). Returns the first error, 0
  * if none. */
-static int read_all(uvws__tls_rec_t *r, const char *in, size_t len,
-                    size_t step, uvws__buf_t *got) {
+static int read_all(uvws__tls_rec_t *r, const char *in, size_t len, size_t step,
+                    uvws__buf_t *got) {
   while (len > 0) {
     size_t piece = len < step ? len : step, n;
     const char *p = in;
     int type, e;
     in += piece;
     len -= piece;
-    while ((e = uvws__tls_rec_read(r, &uvws__libc_allocator, &p, &piece,
-                                   plain, &n, &type)) == 1) {
+    while ((e = uvws__tls_rec_read(r, &uvws__libc_allocator, &p, &piece, plain,
+                                   &n, &type)) == 1) {
       FUZZ_CHECK(n <= UVWS__TLS_RECORD);
       FUZZ_CHECK(type == UVWS__TLS_APPLICATION_DATA);
       if (got != NULL)
-        FUZZ_CHECK(uvws__buf_append(&uvws__libc_allocator, got, plain, n) ==
-                   0);
+        FUZZ_CHECK(uvws__buf_append(&uvws__libc_allocator, got, plain, n) == 0);
     }
     if (e < 0)
       return e;
@@ -72,10 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   data++;
   size--;
 
-  FUZZ_CHECK(uvws__tls_rec_init(&a, key_a, salt_a, key_b, salt_b, keylen, 0,
-                                0) == 0);
-  FUZZ_CHECK(uvws__tls_rec_init(&b, key_b, salt_b, key_a, salt_a, keylen, 0,
-                                0) == 0);
+  FUZZ_CHECK(
+      uvws__tls_rec_init(&a, key_a, salt_a, key_b, salt_b, keylen, 0, 0) == 0);
+  FUZZ_CHECK(
+      uvws__tls_rec_init(&b, key_b, salt_b, key_a, salt_a, keylen, 0, 0) == 0);
 
   /* Ciphertext nobody sealed: refused, never opened. */
   e = read_all(&b, (const char *)data, size, step, NULL);
@@ -83,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uvws__tls_rec_free(&b, &uvws__libc_allocator);
 
   /* Plaintext there and back. */
-  FUZZ_CHECK(uvws__tls_rec_init(&b, key_b, salt_b, key_a, salt_a, keylen, 0,
-                                0) == 0);
+  FUZZ_CHECK(
+      uvws__tls_rec_init(&b, key_b, salt_b, key_a, salt_a, keylen, 0, 0) == 0);
   iov[0].base = (const char *)data;
   iov[0].len = cut < size ? cut : size;
   iov[1].base = (const char *)data + iov[0].len;
@@ -105,10 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t at = cut % wire.len;
     uvws__tls_rec_free(&a, &uvws__libc_allocator);
     uvws__tls_rec_free(&b, &uvws__libc_allocator);
-    FUZZ_CHECK(uvws__tls_rec_init(&a, key_a, salt_a, key_b, salt_b, keylen,
-                                  0, 0) == 0);
-    FUZZ_CHECK(uvws__tls_rec_init(&b, key_b, salt_b, key_a, salt_a, keylen,
-                                  0, 0) == 0);
+    FUZZ_CHECK(uvws__tls_rec_init(&a, key_a, salt_a, key_b, salt_b, keylen, 0,
+                                  0) == 0);
+    FUZZ_CHECK(uvws__tls_rec_init(&b, key_b, salt_b, key_a, salt_a, keylen, 0,
+                                  0) == 0);
     wire.base[at] ^= (char)(1 << (size % 8));
     got.len = 0;
     e = read_all(&b, wire.base, wire.len, step, &got);

@@ -19,16 +19,9 @@
 
 #include "url.h"
 #include "uvws_errno.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 static int is_reg_name_char(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

@@ -21,16 +21,9 @@
 #include <string.h>
 
 #include "utf8.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
 
 #define SPLIT_ALL 256
 
